@@ -1,0 +1,36 @@
+"""course_utils: the Week 4 course kit (ViT, DINO/DINOv2, SAM, multimodal benchmark).
+
+The names a notebook needs are importable from here; everything else lives in its module
+(``course_utils.attention``, ``course_utils.sam``, ``course_utils.bench``...).
+"""
+
+from .images import load_image, sample_image, sample_images
+from .models import (
+    get_device,
+    is_random,
+    is_tiny,
+    load_dinov2,
+    load_model,
+    load_sam,
+    load_vit,
+)
+from .viz import mark_random, overlay_heatmap, overlay_mask, show_images
+
+__version__ = "0.4.0"
+
+__all__ = [
+    "get_device",
+    "is_random",
+    "is_tiny",
+    "load_dinov2",
+    "load_image",
+    "load_model",
+    "load_sam",
+    "load_vit",
+    "mark_random",
+    "overlay_heatmap",
+    "overlay_mask",
+    "sample_image",
+    "sample_images",
+    "show_images",
+]

@@ -1,0 +1,181 @@
+"""Drawing helpers shared by the labs: overlays, heatmaps, masks, points, boxes, labels.
+
+Inputs follow the kit's contracts: images are HWC uint8 RGB, points (x, y) pixels, boxes XYXY,
+masks bool HxW. Functions return new arrays (they never draw into the caller's image) or
+matplotlib / plotly figures. Any figure made from a tiny (random) model must carry
+:func:`mark_random` so that nobody mistakes it for a trained model's output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .models import RANDOM_WEIGHTS_NOTE, is_random, is_tiny
+
+__all__ = [
+    "upsample_map", "overlay_heatmap", "overlay_mask", "overlay_masks", "draw_points", "draw_boxes",
+    "draw_patch_grid", "mark_random", "show_images", "label_colors",
+]
+
+
+def label_colors(n: int, seed: int = 0) -> np.ndarray:
+    """``n`` distinct RGB colours (uint8, (n, 3)); tab20 first, then seeded random ones."""
+    import matplotlib
+
+    base = (np.array(matplotlib.colormaps["tab20"].colors) * 255).round().astype(np.uint8)
+    if n <= len(base):
+        return base[:n]
+    rng = np.random.default_rng(seed)
+    return np.concatenate([base, rng.integers(0, 256, size=(n - len(base), 3), dtype=np.uint8)])
+
+
+def upsample_map(values: np.ndarray, size: tuple[int, int], mode: str = "bilinear") -> np.ndarray:
+    """Resize a (h, w) map to ``size`` = (H, W) with torch interpolation ("bilinear" or "nearest")."""
+    import torch
+    import torch.nn.functional as F
+
+    t = torch.as_tensor(np.asarray(values, dtype=np.float32))[None, None]
+    kwargs = {"align_corners": False} if mode == "bilinear" else {}
+    return F.interpolate(t, size=size, mode=mode, **kwargs)[0, 0].numpy()
+
+
+def _normalise(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float32)
+    lo, hi = float(values.min()), float(values.max())
+    return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
+
+
+def overlay_heatmap(image: np.ndarray, heat: np.ndarray, alpha: float = 0.5, cmap: str = "jet",
+                    normalise: bool = True) -> np.ndarray:
+    """Blend a heatmap (any (h, w), upsampled to the image) over an HWC uint8 image.
+
+    Returns:
+        (H, W, 3) uint8 RGB.
+    """
+    import matplotlib
+
+    height, width = image.shape[:2]
+    heat = np.asarray(heat, dtype=np.float32)
+    if heat.shape != (height, width):
+        heat = upsample_map(heat, (height, width))
+    heat = _normalise(heat) if normalise else np.clip(heat, 0, 1)
+    colored = matplotlib.colormaps[cmap](heat)[..., :3] * 255
+    return np.round((1 - alpha) * image.astype(np.float32) + alpha * colored).astype(np.uint8)
+
+
+def overlay_mask(image: np.ndarray, mask: np.ndarray, color: Any = (30, 144, 255), alpha: float = 0.5,
+                 outline: bool = True) -> np.ndarray:
+    """Tint the pixels of a bool HxW mask in ``color`` and (optionally) outline it."""
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != image.shape[:2]:
+        raise ValueError(f"Mask shape {mask.shape} does not match image {image.shape[:2]}.")
+    out = image.astype(np.float32).copy()
+    col = np.asarray(color, dtype=np.float32)
+    out[mask] = (1 - alpha) * out[mask] + alpha * col
+    if outline:
+        from scipy import ndimage
+
+        edge = mask & ~ndimage.binary_erosion(mask, iterations=2)
+        out[edge] = col
+    return np.round(out).astype(np.uint8)
+
+
+def overlay_masks(image: np.ndarray, masks: Any, alpha: float = 0.5, seed: int = 0) -> np.ndarray:
+    """Draw many masks in distinct colours, largest first so that small ones stay visible.
+
+    Args:
+        masks: (M, H, W) bool array, list of bool arrays, or SAM's list of dicts with "segmentation".
+    """
+    arrays = [m["segmentation"] if isinstance(m, dict) else m for m in masks]
+    arrays = sorted((np.asarray(m, dtype=bool) for m in arrays), key=lambda m: -int(m.sum()))
+    colors = label_colors(len(arrays), seed)
+    out = image.copy()
+    for mask, col in zip(arrays, colors):
+        out = overlay_mask(out, mask, tuple(int(c) for c in col), alpha=alpha, outline=True)
+    return out
+
+
+def draw_points(image: np.ndarray, points: Any, labels: Any = None, radius: int | None = None) -> np.ndarray:
+    """Draw (x, y) pixel points: label 1 green star-like dot, label 0 red, white rim."""
+    from PIL import Image, ImageDraw
+
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    labs = np.ones(len(pts), dtype=int) if labels is None else np.asarray(labels).reshape(-1)
+    radius = radius or max(4, round(min(image.shape[:2]) / 60))
+    pil = Image.fromarray(image)
+    draw = ImageDraw.Draw(pil)
+    for (x, y), lab in zip(pts, labs):
+        fill = (0, 200, 0) if lab == 1 else (230, 0, 0)
+        draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=fill, outline=(255, 255, 255),
+                     width=max(1, radius // 3))
+    return np.asarray(pil)
+
+
+def draw_boxes(image: np.ndarray, boxes: Any, color: Any = (0, 255, 0), width: int = 3) -> np.ndarray:
+    """Draw XYXY pixel boxes."""
+    from PIL import Image, ImageDraw
+
+    pil = Image.fromarray(image)
+    draw = ImageDraw.Draw(pil)
+    for x0, y0, x1, y1 in np.asarray(boxes, dtype=float).reshape(-1, 4):
+        draw.rectangle([x0, y0, x1, y1], outline=tuple(color), width=width)
+    return np.asarray(pil)
+
+
+def draw_patch_grid(image: np.ndarray, patch_size: int, color: Any = (255, 255, 255)) -> np.ndarray:
+    """Draw the ViT patch grid (lines every ``patch_size`` pixels) on an image."""
+    out = image.copy()
+    out[::patch_size, :] = color
+    out[:, ::patch_size] = color
+    out[-1, :] = color
+    out[:, -1] = color
+    return out
+
+
+def mark_random(fig: Any, model: Any = None, tiny: bool | None = None) -> Any:
+    """Label a matplotlib or plotly figure as made with random weights when that is so.
+
+    Args:
+        fig: matplotlib ``Figure`` or plotly ``Figure``.
+        model: A model or :class:`~course_utils.models.LoadedModel`; its tiny flag decides.
+        tiny: Decide explicitly; ``None`` uses ``model`` if given, else ``COURSE_UTILS_TINY``.
+
+    Returns:
+        The same figure.
+    """
+    random = tiny if tiny is not None else (is_random(model) if model is not None else is_tiny())
+    if not random:
+        return fig
+    if hasattr(fig, "add_annotation"):  # plotly
+        fig.add_annotation(text=RANDOM_WEIGHTS_NOTE, xref="paper", yref="paper", x=0.5, y=1.08,
+                           showarrow=False, font={"color": "red", "size": 13})
+    else:  # matplotlib
+        fig.text(0.5, 0.995, RANDOM_WEIGHTS_NOTE, ha="center", va="top", color="red", fontsize=10,
+                 fontweight="bold")
+    return fig
+
+
+def show_images(images: list[np.ndarray], titles: list[str] | None = None, ncols: int = 4,
+                size: float = 3.0, model: Any = None, tiny: bool | None = False) -> Any:
+    """Show images in a grid with optional titles; returns the matplotlib figure.
+
+    ``tiny=False`` by default because plain photos are not model outputs; pass ``model=`` or
+    ``tiny=None`` for figures that show model outputs.
+    """
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    ncols = max(1, min(ncols, n))
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, img in enumerate(images):
+        ax = axes.ravel()[i]
+        ax.imshow(img, cmap="gray" if np.asarray(img).ndim == 2 else None)
+        if titles:
+            ax.set_title(titles[i], fontsize=9)
+    fig.tight_layout()
+    return mark_random(fig, model=model, tiny=tiny if model is None else None)

@@ -1,0 +1,31 @@
+"""Every lab notebook runs top to bottom in tiny mode, within its time budget, and shows figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from nbrun import ROOT, count_images, outputs_text, run_notebook
+
+LABS = sorted((ROOT / "labs").glob("*.ipynb"))
+# Seconds allowed on a 2-core CI machine in tiny mode (from the issues' "done when").
+BUDGET = {"lab4_3_sam.ipynb": 180}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", LABS, ids=[p.name for p in LABS])
+def test_lab_runs_in_tiny_mode(path: Path):
+    nb, seconds = run_notebook(path)
+    assert seconds < BUDGET.get(path.name, 120), f"{path.name} took {seconds:.0f} s"
+    text = outputs_text(nb)
+    assert "TINY MODE" in text or "RANDOM WEIGHTS" in text or "random" in text.lower()
+    assert count_images(nb) >= 1, "a lab shows pictures"
+
+
+@pytest.mark.parametrize("path", LABS, ids=[p.name for p in LABS])
+def test_lab_committed_without_outputs(path: Path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or
+                                                                                    c.get("execution_count"))]
+    assert not dirty, f"cells {dirty} carry outputs; clear them before committing"
