@@ -417,6 +417,10 @@ def _timm_preprocess(model: nn.Module) -> ImagePreprocess:
     from timm.data import create_transform, resolve_data_config
 
     config = resolve_data_config({}, model=model)
+    img_size = getattr(getattr(model, "patch_embed", None), "img_size", None)
+    if img_size is not None and tuple(config["input_size"][-2:]) != tuple(img_size):
+        # The model was built at another resolution than its pretrained config (DINOv2 at 224).
+        config = resolve_data_config({"input_size": (3, *img_size)}, model=model)
     return ImagePreprocess(create_transform(**config), config)
 
 
