@@ -299,6 +299,11 @@ def download_url(url: str, dest: Path, sha256: str | None = None, progress: bool
                 for chunk in iter(lambda: response.read(1 << 20), b""):
                     out.write(chunk)
                     bar.update(len(chunk))
+            got = part.stat().st_size
+            if total is not None and got < total:
+                # The connection dropped: keep the part file so that the next call resumes.
+                raise ConnectionError(f"Download of {url} stopped at {got} of {total} bytes; run the same "
+                                      "command again to resume.")
     if sha256:
         actual = _sha256(part)
         if actual != sha256:
