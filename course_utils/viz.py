@@ -179,3 +179,132 @@ def show_images(images: list[np.ndarray], titles: list[str] | None = None, ncols
             ax.set_title(titles[i], fontsize=9)
     fig.tight_layout()
     return mark_random(fig, model=model, tiny=tiny if model is None else None)
+
+
+# --------------------------------------------------------------------------- DINOv2 features (issue 4)
+
+
+def overlay_labels(image: np.ndarray, labels: np.ndarray, alpha: float = 0.5, colors: Any = None,
+                   seed: int = 0) -> np.ndarray:
+    """Colour an HWC uint8 image by a label grid (k-means clusters on the patch grid).
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        labels: (h, w) int label grid (any size; upsampled with nearest neighbour). Negative
+            labels (e.g. -1 for background) are left uncoloured.
+        alpha: Opacity of the colours.
+        colors: (k, 3) uint8 colours per label; default :func:`label_colors`.
+        seed: Seed for extra colours beyond the 20 of tab20.
+
+    Returns:
+        (H, W, 3) uint8 RGB.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"labels must be one (h, w) grid, got shape {labels.shape}; loop over images.")
+    height, width = image.shape[:2]
+    grid = upsample_map(labels.astype(np.float32), (height, width), mode="nearest").round().astype(np.int64)
+    n = int(grid.max()) + 1 if grid.size else 0
+    palette = np.asarray(colors, dtype=np.float32) if colors is not None else label_colors(max(n, 1), seed)
+    if len(palette) < n:
+        raise ValueError(f"{len(palette)} colours for {n} labels; pass more colours.")
+    out = image.astype(np.float32).copy()
+    keep = grid >= 0
+    out[keep] = (1 - alpha) * out[keep] + alpha * np.asarray(palette, dtype=np.float32)[grid[keep]]
+    return np.round(out).astype(np.uint8)
+
+
+def rgb_grid_to_image(rgb: np.ndarray, size: tuple[int, int], mode: str = "nearest") -> np.ndarray:
+    """Upsample an (h, w, 3) uint8 patch-grid picture (e.g. ``pca_rgb``) to ``size`` = (H, W)."""
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[-1] != 3:
+        raise ValueError(f"Expected an (h, w, 3) grid, got shape {rgb.shape}; loop over images.")
+    channels = [upsample_map(rgb[..., c].astype(np.float32), size, mode=mode) for c in range(3)]
+    return np.clip(np.round(np.stack(channels, axis=-1)), 0, 255).astype(np.uint8)
+
+
+def show_retrieval(query_images: list[np.ndarray], db_images: list[np.ndarray], scores: Any, indices: Any,
+                   query_labels: Any = None, db_labels: Any = None, k: int | None = None,
+                   size: float = 1.8, model: Any = None, tiny: bool | None = None) -> Any:
+    """Gallery of retrieval results: one row per query, the query then its top-k neighbours.
+
+    Args:
+        query_images: HWC uint8 images of the queries.
+        db_images: HWC uint8 images of the database (indexed by ``indices``).
+        scores: (Q, k) similarities from ``search``.
+        indices: (Q, k) database positions from ``search``.
+        query_labels: Optional (Q,) labels; with ``db_labels`` a neighbour gets a green frame
+            when its label matches the query's, red otherwise.
+        db_labels: Optional (N,) labels of the database.
+        k: Show only the first ``k`` neighbours.
+        size: Inches per thumbnail.
+        model: The model, to mark figures of random (tiny) models; or pass ``tiny``.
+
+    Returns:
+        The matplotlib figure (passed through :func:`mark_random`).
+    """
+    import matplotlib.pyplot as plt
+
+    scores = np.asarray(scores.detach().cpu() if hasattr(scores, "detach") else scores, dtype=float)
+    indices = np.asarray(indices.detach().cpu() if hasattr(indices, "detach") else indices)
+    if scores.shape != indices.shape or scores.ndim != 2:
+        raise ValueError(f"scores {scores.shape} and indices {indices.shape} must both be (Q, k) from search().")
+    if len(query_images) != len(indices):
+        raise ValueError(f"{len(query_images)} query images for {len(indices)} result rows.")
+    k = indices.shape[1] if k is None else min(k, indices.shape[1])
+    nq = len(query_images)
+    fig, axes = plt.subplots(nq, k + 1, figsize=(size * (k + 1), size * nq + 0.4), squeeze=False)
+    for q in range(nq):
+        ax = axes[q, 0]
+        ax.imshow(query_images[q])
+        ax.set_title("query" + (f"\n{query_labels[q]}" if query_labels is not None else ""), fontsize=8,
+                     fontweight="bold")
+        for j in range(k):
+            ax = axes[q, j + 1]
+            i = int(indices[q, j])
+            ax.imshow(db_images[i])
+            title = f"#{j + 1} s={scores[q, j]:.2f}"
+            if db_labels is not None:
+                title += f"\n{db_labels[i]}"
+            ax.set_title(title, fontsize=8)
+            if query_labels is not None and db_labels is not None:
+                color = "limegreen" if db_labels[i] == query_labels[q] else "red"
+                for spine in ax.spines.values():
+                    spine.set_edgecolor(color)
+                    spine.set_linewidth(3)
+        for ax in axes[q]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return mark_random(fig, model=model, tiny=tiny)
+
+
+def plot_few_shot(result: Any, title: str | None = None, model: Any = None, tiny: bool | None = None) -> Any:
+    """Accuracy vs labelled examples per class (a ``FewShotResult``), one line per classifier.
+
+    Returns:
+        The matplotlib figure (passed through :func:`mark_random`).
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for name, acc in result.accuracy.items():
+        std = result.std.get(name, np.zeros_like(acc))
+        ax.errorbar(result.shots, acc, yerr=std, marker="o", capsize=3, label=name)
+    if getattr(result, "n_classes", 0):
+        ax.axhline(1.0 / result.n_classes, color="gray", ls="--", lw=1, label="chance")
+    ax.set_xscale("log")
+    ax.set_xticks(result.shots)
+    ax.set_xticklabels([str(s) for s in result.shots])
+    ax.set_xlabel("labelled examples per class (shots)")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return mark_random(fig, model=model, tiny=tiny)
+
+
+__all__ += ["overlay_labels", "rgb_grid_to_image", "show_retrieval", "plot_few_shot"]
