@@ -128,6 +128,24 @@ def test_registry_sam_parameter_counts_match_segment_anything(arch, name):
     assert n / 1e6 == pytest.approx(models.REGISTRY[name].params_m, rel=0.01)
 
 
+def test_registry_parameter_counts_match_transformers():
+    import transformers as tf
+
+    def count(model):
+        return sum(p.numel() for p in model.parameters()) / 1e6
+
+    with torch.device("meta"):  # the published configs: ViT-B/16 and BLIP base are transformers' defaults
+        counts = {
+            "vit_base_hf": count(tf.ViTForImageClassification(tf.ViTConfig(num_labels=1000))),
+            "dinov2_small_hf": count(tf.Dinov2Model(tf.Dinov2Config(hidden_size=384, num_attention_heads=6,
+                                                                    image_size=518, patch_size=14))),
+            "blip_caption_base": count(tf.BlipForConditionalGeneration(tf.BlipConfig())),
+            "blip_vqa_base": count(tf.BlipForQuestionAnswering(tf.BlipConfig())),
+        }
+    for name, n in counts.items():
+        assert n == pytest.approx(models.REGISTRY[name].params_m, rel=0.01), name
+
+
 def test_every_entry_has_licence_size_and_checksums_where_direct():
     for spec in models.REGISTRY.values():
         assert spec.licence and spec.download_mb > 0 and spec.params_m > 0, spec.name
