@@ -1,0 +1,1 @@
+"""Multimodal benchmark: providers, tasks, metrics, runner, cache, cost ledger and reports."""
