@@ -534,8 +534,12 @@ def _tiny_hf(spec: ModelSpec) -> tuple[nn.Module, Any]:
                                          do_center_crop=True, image_mean=[0.485, 0.456, 0.406],
                                          image_std=[0.229, 0.224, 0.225], do_convert_rgb=True)
         return tf.Dinov2Model(config), processor
-    raise NotImplementedError(f"No tiny variant for {spec.name}; the benchmark module provides tiny "
-                              "captioning/VQA models.")
+    if spec.arch in ("BlipForConditionalGeneration", "BlipForQuestionAnswering"):
+        from .bench.tiny_models import tiny_blip  # word-level tokenizer built offline
+
+        return tiny_blip(spec.arch)
+    raise NotImplementedError(f"No tiny variant for {spec.name}; tiny captioning/VQA models exist for "
+                              "blip_caption_base and blip_vqa_base.")
 
 
 def _build_hf(spec: ModelSpec, tiny: bool, seed: int) -> tuple[nn.Module, Any]:
@@ -668,6 +672,63 @@ def describe_cache() -> dict[str, Any]:
     files = cached_files()
     return {"path": str(cache_dir()), "total_bytes": sum(s for _, s in files),
             "files": [(str(p.relative_to(cache_dir())), s) for p, s in files]}
+
+
+def _load_vlm(name: str, families: tuple[str, ...], loader: str, tiny: bool | None, device: str | torch.device | None,
+              seed: int, dtype: str | torch.dtype | None, load_in_8bit: bool) -> LoadedModel:
+    spec = get_spec(name)
+    if spec.family not in families:
+        choices = [n for n, s in REGISTRY.items() if s.family in families]
+        raise ValueError(f"{name!r} is a {spec.family} model; {loader} takes one of: {', '.join(choices)}.")
+    if is_tiny(tiny) or (dtype is None and not load_in_8bit):
+        return load_model(name, tiny=tiny, device=device, seed=seed)
+    # Large models (BLIP-2, LLaVA) on a GPU: load straight into half precision or 8-bit.
+    import transformers as tf
+
+    dev = get_device(device)
+    folder = _local_weight_file(spec)
+    kwargs: dict[str, Any] = {}
+    if load_in_8bit:
+        kwargs.update(quantization_config=tf.BitsAndBytesConfig(load_in_8bit=True), device_map="auto")
+    else:
+        kwargs["dtype"] = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    try:
+        processor = tf.AutoProcessor.from_pretrained(folder)
+        model = getattr(tf, spec.arch or "AutoModel").from_pretrained(folder, **kwargs)
+    except Exception as exc:
+        raise ChecksumError(f"{folder} could not be loaded ({exc.__class__.__name__}: {exc}). Delete it and run "
+                            f"`course-utils fetch-weights {spec.name}`, or check that bitsandbytes is installed "
+                            "for load_in_8bit.") from exc
+    if load_in_8bit:
+        model.eval()
+        model._course_utils_tiny = False  # type: ignore[attr-defined]
+        return LoadedModel(model, None, spec, False, dev, processor)
+    return _finish(model, spec, False, dev, None, processor)
+
+
+def load_captioner(name: str = "blip_caption_base", tiny: bool | None = None,
+                   device: str | torch.device | None = None, seed: int = 0,
+                   dtype: str | torch.dtype | None = None, load_in_8bit: bool = False) -> LoadedModel:
+    """Load an image captioner (BLIP base on CPU; BLIP-2 / LLaVA on a GPU with ``dtype`` or 8-bit).
+
+    Args:
+        name: ``blip_caption_base``, ``blip2_opt_2.7b`` or ``llava_1.5_7b``.
+        tiny: Force tiny mode (random BLIP of the same classes); ``None`` follows ``COURSE_UTILS_TINY``.
+        device: Where to run; ``None`` picks cuda > mps > cpu.
+        seed: Seed of the tiny random weights.
+        dtype: e.g. ``"float16"`` to load large models directly in half precision (GPU).
+        load_in_8bit: Load in 8-bit with bitsandbytes (GPU; ``device_map="auto"``).
+
+    Returns:
+        A :class:`LoadedModel` with ``.model`` and ``.processor``.
+    """
+    return _load_vlm(name, ("captioner",), "load_captioner", tiny, device, seed, dtype, load_in_8bit)
+
+
+def load_vqa(name: str = "blip_vqa_base", tiny: bool | None = None, device: str | torch.device | None = None,
+             seed: int = 0, dtype: str | torch.dtype | None = None, load_in_8bit: bool = False) -> LoadedModel:
+    """Load a visual question answering model (``blip_vqa_base``); arguments as :func:`load_captioner`."""
+    return _load_vlm(name, ("vqa",), "load_vqa", tiny, device, seed, dtype, load_in_8bit)
 
 
 if __name__ == "__main__":  # pragma: no cover
