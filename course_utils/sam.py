@@ -1,0 +1,607 @@
+"""Segment Anything made comfortable: a cached predictor session, validated prompts, automatic masks.
+
+The pattern is segment-anything's own (``SamPredictor``): one expensive call, :meth:`SamSession.set_image`,
+runs the image encoder (about 25 s for ViT-B on a 2-core CPU); every :meth:`SamSession.predict` after it
+only runs the prompt encoder and the mask decoder (milliseconds). The image embedding is cached, in
+memory (LRU, shared by all sessions) and optionally on disk, keyed by the image's pixels and the
+model's identity, so re-running a cell or going back to an image does not pay the encoder again.
+
+Formats (the kit's contracts): images are HWC uint8 RGB (anything :func:`~course_utils.images.load_image`
+accepts is converted: paths, PIL images, RGBA, grayscale...); points are (x, y) in original-image
+pixels; labels are 1 (foreground) or 0 (background); boxes are XYXY in pixels; masks are bool (H, W).
+
+Example::
+
+    session = SamSession(load_sam("sam_vit_b"))
+    session.set_image(sample_image("chelsea"))           # slow once, then cached
+    masks, scores, logits = session.predict(points=[(225, 150)], labels=[1])
+    refined = session.predict(points=[(225, 150), (60, 40)], labels=[1, 0],
+                              mask=logits[scores.argmax()][None], multimask=False)
+    records = auto_masks(session, sample_image("coffee"), preset="cpu")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from segment_anything import SamAutomaticMaskGenerator, SamPredictor
+
+from .images import load_image
+from .models import RANDOM_WEIGHTS_NOTE, REGISTRY, LoadedModel, cache_dir
+
+__all__ = [
+    "SamSession", "SamPrediction", "EmbeddingCache", "auto_masks", "AUTO_PRESETS", "profile_parts",
+    "model_fingerprint",
+]
+
+#: Settings of :func:`auto_masks` on top of ``SamAutomaticMaskGenerator``'s defaults (which were chosen
+#: for ViT-H on a GPU). ``points_per_batch`` is an upper bound: it is lowered for large images so that
+#: one batch of full-resolution mask logits stays within ``mask_budget_mb``.
+AUTO_PRESETS: dict[str, dict[str, Any]] = {
+    # 16 x 16 = 256 prompts instead of 1024: 4x fewer decoder runs, so a ViT-B run on a laptop CPU
+    # takes about the encoder time plus a minute instead of many minutes; fewer, larger masks.
+    "cpu": {"points_per_side": 16, "points_per_batch": 32, "crop_n_layers": 0, "mask_budget_mb": 512},
+    # segment-anything's defaults (32 x 32 prompts); batches of 64 prompts = 192 mask logits at image
+    # resolution, capped at 4 GB so that ViT-H (2.5 GB of weights) fits a 16 GB card with headroom.
+    "gpu": {"points_per_side": 32, "points_per_batch": 64, "crop_n_layers": 0, "mask_budget_mb": 4096},
+}
+
+_LOW_RES = 256  # side of SAM's low-resolution mask logits
+
+
+# --------------------------------------------------------------------------- model identity
+
+
+def _unwrap(model: Any) -> tuple[torch.nn.Module, LoadedModel | None]:
+    if isinstance(model, LoadedModel):
+        return model.model, model
+    if isinstance(model, SamSession):
+        return model.model, model.loaded
+    if isinstance(model, torch.nn.Module) and hasattr(model, "image_encoder") and hasattr(model, "mask_decoder"):
+        return model, None
+    raise TypeError(f"Expected a SAM model (load_sam(...) or a segment_anything Sam), got {type(model).__name__}. "
+                    "Load one with course_utils.load_sam('sam_vit_b').")
+
+
+def model_fingerprint(model: Any) -> str:
+    """A short string that identifies which image embeddings ``model`` computes.
+
+    Pretrained registry models (``load_sam``) are identified by registry name and checkpoint sha256.
+    Tiny random models and any other ``Sam`` are identified by their architecture and a hash of the
+    image encoder's weights and the pixel normalisation, so two different random models (other seed,
+    other width) never share cache entries.
+    """
+    sam, loaded = _unwrap(model)
+    cached = getattr(sam, "_course_utils_fingerprint", None)
+    if cached is not None:
+        return cached
+    enc = sam.image_encoder
+    dtype = str(next(sam.parameters()).dtype).replace("torch.", "")
+    arch = f"d{enc.patch_embed.proj.out_channels}x{len(enc.blocks)}-s{enc.img_size}-{dtype}"
+    tiny = loaded.tiny if loaded is not None else bool(getattr(sam, "_course_utils_tiny", False))
+    name = loaded.spec.name if loaded is not None else getattr(sam, "_course_utils_name", None)
+    spec = REGISTRY.get(name) if name else None
+    if spec is not None and spec.sha256 and not tiny:
+        key = f"{spec.name}-{spec.sha256[:16]}-{arch}"
+    else:
+        digest = hashlib.blake2b(digest_size=12)
+        for tensor in [*enc.state_dict().values(), sam.pixel_mean, sam.pixel_std]:
+            digest.update(tensor.detach().to("cpu").contiguous().numpy().tobytes())
+        key = f"{'tiny' if tiny else 'custom'}-{arch}-{digest.hexdigest()}"
+    sam._course_utils_fingerprint = key  # weights are frozen in eval use; see docs/sam.md
+    return key
+
+
+def _image_hash(image: np.ndarray) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(str(image.shape).encode())
+    digest.update(np.ascontiguousarray(image).data)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- embedding cache
+
+
+class _Entry(NamedTuple):
+    features: torch.Tensor  # (1, C, h, w) on CPU
+    original_size: tuple[int, int]
+    input_size: tuple[int, int]
+
+
+class EmbeddingCache:
+    """LRU cache of SAM image embeddings in memory, optionally backed by a directory on disk.
+
+    Args:
+        max_items: Embeddings kept in memory (ViT-B/L/H embeddings are 256x64x64 float32 = 4 MB each).
+            0 disables the memory level.
+        disk: ``None``/``False`` for memory only; ``True`` for ``cache_dir()/sam_embeddings``; or a path.
+        max_disk_mb: The disk level deletes its oldest files beyond this size.
+
+    Keys are ``(model_fingerprint(model), image pixel hash)``; entries are returned bit-identical.
+    """
+
+    def __init__(self, max_items: int = 8, disk: bool | str | os.PathLike | None = None, max_disk_mb: float = 2048):
+        if max_items < 0:
+            raise ValueError("max_items must be >= 0.")
+        self.max_items = max_items
+        self.max_disk_mb = max_disk_mb
+        self._memory: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self.disk_dir: Path | None
+        if disk is True:
+            self.disk_dir = cache_dir() / "sam_embeddings"
+        elif disk:
+            self.disk_dir = Path(disk).expanduser()
+        else:
+            self.disk_dir = None
+
+    def __len__(self) -> int:
+        return len(self._memory)
+
+    def _path(self, key: tuple[str, str]) -> Path:
+        assert self.disk_dir is not None
+        return self.disk_dir / key[0] / f"{key[1]}.npz"
+
+    def get(self, key: tuple[str, str]) -> tuple[_Entry | None, str | None]:
+        """Return ``(entry, "memory" | "disk")`` or ``(None, None)``."""
+        if key in self._memory:
+            self._memory.move_to_end(key)
+            return self._memory[key], "memory"
+        if self.disk_dir is not None:
+            path = self._path(key)
+            if path.exists():
+                try:
+                    with np.load(path, allow_pickle=False) as data:
+                        entry = _Entry(torch.from_numpy(data["features"].copy()),
+                                       tuple(int(v) for v in data["original_size"]),  # type: ignore[arg-type]
+                                       tuple(int(v) for v in data["input_size"]))  # type: ignore[arg-type]
+                except Exception as exc:  # damaged or truncated file: drop it and recompute
+                    warnings.warn(f"Ignoring a damaged SAM embedding cache file {path} ({exc.__class__.__name__}); "
+                                  "it is deleted and the embedding recomputed.", stacklevel=3)
+                    path.unlink(missing_ok=True)
+                    return None, None
+                os.utime(path)
+                self._remember(key, entry)
+                return entry, "disk"
+        return None, None
+
+    def put(self, key: tuple[str, str], entry: _Entry) -> None:
+        self._remember(key, entry)
+        if self.disk_dir is not None:
+            path = self._path(key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, features=entry.features.numpy(), original_size=np.array(entry.original_size),
+                     input_size=np.array(entry.input_size))
+            os.replace(tmp, path)
+            self._prune_disk()
+
+    def _remember(self, key: tuple[str, str], entry: _Entry) -> None:
+        if self.max_items == 0:
+            return
+        self._memory[key] = entry
+        self._memory.move_to_end(key)
+        while len(self._memory) > self.max_items:
+            self._memory.popitem(last=False)
+
+    def _prune_disk(self) -> None:
+        assert self.disk_dir is not None
+        files = sorted(self.disk_dir.rglob("*.npz"), key=lambda p: p.stat().st_mtime)
+        total = sum(p.stat().st_size for p in files)
+        while files and total > self.max_disk_mb * 1e6:
+            oldest = files.pop(0)
+            total -= oldest.stat().st_size
+            oldest.unlink(missing_ok=True)
+
+    def clear(self, disk: bool = False) -> None:
+        """Forget the memory level (and delete the disk files too if ``disk``)."""
+        self._memory.clear()
+        if disk and self.disk_dir is not None and self.disk_dir.exists():
+            for path in self.disk_dir.rglob("*.npz"):
+                path.unlink(missing_ok=True)
+
+
+_SHARED_CACHE = EmbeddingCache(max_items=8)
+
+
+class _CachingPredictor(SamPredictor):
+    """A ``SamPredictor`` whose ``set_image`` consults an :class:`EmbeddingCache` first.
+
+    Used by :class:`SamSession` and handed to ``SamAutomaticMaskGenerator`` so that its
+    ``set_image`` calls (full image and crops) are cached as well.
+    """
+
+    def __init__(self, sam_model: Any, cache: EmbeddingCache | None, fingerprint: str):
+        super().__init__(sam_model)
+        self.cache = cache
+        self.fingerprint = fingerprint
+        self.last_cache_hit: str | None = None
+        self.last_encoder_seconds: float | None = None
+
+    def set_image(self, image: np.ndarray, image_format: str = "RGB") -> None:
+        if image_format != self.model.image_format:
+            image = image[..., ::-1]
+        image = np.ascontiguousarray(image)
+        key = (self.fingerprint, _image_hash(image))
+        entry, where = self.cache.get(key) if self.cache is not None else (None, None)
+        if entry is not None:
+            self.reset_image()
+            self.features = entry.features.to(self.device)
+            self.original_size = entry.original_size
+            self.input_size = entry.input_size
+            self.is_image_set = True
+            self.last_cache_hit = where
+            return
+        start = time.perf_counter()
+        super().set_image(image, image_format=self.model.image_format)
+        self.last_encoder_seconds = time.perf_counter() - start
+        self.last_cache_hit = None
+        if self.cache is not None:
+            self.cache.put(key, _Entry(self.features.detach().to("cpu"), tuple(self.original_size),
+                                       tuple(self.input_size)))
+
+
+# --------------------------------------------------------------------------- session
+
+
+class SamPrediction(NamedTuple):
+    """What :meth:`SamSession.predict` returns; unpacks as ``masks, scores, logits``.
+
+    Attributes:
+        masks: (M, H, W) bool masks at the original image size (M = 3 with ``multimask``, else 1).
+        scores: (M,) float32, the model's predicted IoU of each mask.
+        logits: (M, 256, 256) float32 low-resolution mask logits; ``logits[i][None]`` is a valid
+            ``mask=`` input for a refining ``predict``.
+    """
+
+    masks: np.ndarray
+    scores: np.ndarray
+    logits: np.ndarray
+
+    @property
+    def best(self) -> int:
+        """Index of the mask with the highest predicted IoU."""
+        return int(np.argmax(self.scores))
+
+
+class SamSession:
+    """A SAM predictor with a cached image embedding and validated prompts.
+
+    Args:
+        model: ``load_sam(...)`` result or a segment-anything ``Sam``.
+        cache: An :class:`EmbeddingCache`; ``None`` uses the process-wide memory cache (8 images),
+            ``False`` disables caching.
+        disk_cache: ``True`` (or a path) adds an on-disk level under ``cache_dir()/sam_embeddings``,
+            which survives kernel restarts. Ignored when ``cache`` is given or ``False``.
+
+    Call :meth:`set_image` once per image, then :meth:`predict` as often as you like.
+    """
+
+    def __init__(self, model: Any, cache: EmbeddingCache | bool | None = None,
+                 disk_cache: bool | str | os.PathLike = False):
+        self.model, self.loaded = _unwrap(model)
+        self.model.eval()
+        if cache is False:
+            cache_obj = None
+        elif isinstance(cache, EmbeddingCache):
+            cache_obj = cache
+        elif disk_cache:
+            cache_obj = EmbeddingCache(max_items=_SHARED_CACHE.max_items, disk=disk_cache)
+            cache_obj._memory = _SHARED_CACHE._memory  # share the memory level
+        else:
+            cache_obj = _SHARED_CACHE
+        self.cache: EmbeddingCache | None = cache_obj
+        self.fingerprint = model_fingerprint(self.model if self.loaded is None else self.loaded)
+        self.predictor = _CachingPredictor(self.model, self.cache, self.fingerprint)
+        self.image: np.ndarray | None = None
+        self._image_key: str | None = None
+        self._last_hit: str | None = None
+
+    # -- properties
+    @property
+    def tiny(self) -> bool:
+        """True when the model has random weights (tiny mode)."""
+        if self.loaded is not None:
+            return self.loaded.tiny
+        return bool(getattr(self.model, "_course_utils_tiny", False))
+
+    @property
+    def weights_note(self) -> str:
+        """A caption for figures that says whether the weights are random."""
+        if self.loaded is not None:
+            return self.loaded.weights_note
+        return RANDOM_WEIGHTS_NOTE if self.tiny else "SAM"
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @property
+    def is_image_set(self) -> bool:
+        return self.image is not None and self.predictor.is_image_set
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(H, W) of the current image."""
+        self._require_image("image_size")
+        assert self.image is not None
+        return self.image.shape[0], self.image.shape[1]
+
+    @property
+    def last_cache_hit(self) -> str | None:
+        """Where the last :meth:`set_image` found its embedding: ``"memory"``, ``"disk"``,
+        ``"current"`` (same image as before) or ``None`` (the encoder ran)."""
+        return self._last_hit
+
+    @property
+    def last_encoder_seconds(self) -> float | None:
+        """Seconds the image encoder took the last time it actually ran."""
+        return self.predictor.last_encoder_seconds
+
+    def __repr__(self) -> str:
+        name = self.loaded.spec.name if self.loaded is not None else getattr(self.model, "_course_utils_name", "Sam")
+        state = f"image {self.image.shape[1]}x{self.image.shape[0]}" if self.image is not None else "no image"
+        return f"SamSession({name!r}{', TINY RANDOM' if self.tiny else ''}, {state}, device={self.device})"
+
+    # -- the expensive call
+    def set_image(self, image: Any) -> SamSession:
+        """Compute (or fetch from the cache) the image embedding of ``image``.
+
+        Args:
+            image: HWC uint8 RGB array, or anything :func:`~course_utils.images.load_image` accepts
+                (path, PIL image, RGBA / grayscale / float arrays are converted to RGB).
+
+        Returns:
+            The session itself (so ``SamSession(model).set_image(img)`` chains).
+        """
+        rgb = load_image(image)
+        key = _image_hash(rgb)
+        if key == self._image_key and self.predictor.is_image_set:
+            self._last_hit = "current"
+            return self
+        self.image = None
+        self.predictor.set_image(rgb)
+        self.image = rgb
+        self._image_key = key
+        self._last_hit = self.predictor.last_cache_hit
+        return self
+
+    def reset_image(self) -> None:
+        """Forget the current image (the cache keeps its embedding)."""
+        self.predictor.reset_image()
+        self.image = None
+        self._image_key = None
+
+    def get_image_embedding(self) -> torch.Tensor:
+        """The current image embedding, (1, 256, 64, 64) float."""
+        self._require_image("get_image_embedding")
+        return self.predictor.get_image_embedding()
+
+    def _require_image(self, what: str) -> None:
+        if not self.is_image_set:
+            raise RuntimeError(f"No image is set: call session.set_image(image) before {what}().")
+
+    # -- cheap calls
+    def predict(self, points: Any = None, labels: Any = None, box: Any = None, mask: Any = None,
+                multimask: bool = True) -> SamPrediction:
+        """Masks for prompts on the current image.
+
+        Args:
+            points: (N, 2) (x, y) pixel coordinates in the original image, ``0 <= x < W``, ``0 <= y < H``.
+                A single ``(x, y)`` pair is accepted too.
+            labels: (N,) of 1 (foreground) / 0 (background); ``None`` means all foreground.
+            box: One XYXY pixel box ``(x0, y0, x1, y1)`` with ``x0 < x1`` and ``y0 < y1``. Parts outside
+                the image are clipped to it; a box entirely outside the image is an error.
+            mask: Low-resolution logits of a previous prediction, (1, 256, 256) or (256, 256), e.g.
+                ``logits[best][None]``; used to refine that mask with new points.
+            multimask: Three masks (ambiguous prompts such as one click) or one.
+
+        Returns:
+            :class:`SamPrediction` ``(masks (M, H, W) bool, scores (M,), logits (M, 256, 256))``.
+
+        Raises:
+            RuntimeError: :meth:`set_image` was not called.
+            ValueError: A prompt is malformed or outside the image; the message says how to fix it.
+        """
+        self._require_image("predict")
+        coords, labs, box_arr, mask_arr = self.validate_prompts(points, labels, box, mask)
+        masks, scores, logits = self.predictor.predict(coords, labs, box_arr, mask_arr, multimask_output=multimask)
+        return SamPrediction(masks, scores, logits)
+
+    def validate_prompts(self, points: Any = None, labels: Any = None, box: Any = None,
+                         mask: Any = None) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None,
+                                                    np.ndarray | None]:
+        """Check and normalise prompts exactly as :meth:`predict` does (see there).
+
+        Returns:
+            ``(points (N, 2) float32 | None, labels (N,) int32 | None, box (4,) float32 | None,
+            mask (1, 256, 256) float32 | None)``.
+        """
+        self._require_image("validate_prompts")
+        height, width = self.image_size
+        coords = labs = box_arr = mask_arr = None
+        if points is not None:
+            coords = np.asarray(points, dtype=np.float64)
+            if coords.ndim == 1 and coords.shape == (2,):
+                coords = coords[None]
+            if coords.ndim != 2 or coords.shape[1] != 2 or len(coords) == 0:
+                raise ValueError(f"points must be (N, 2) (x, y) pixel pairs, got shape {coords.shape}. "
+                                 "Example: points=[(120, 80)], labels=[1].")
+            if not np.isfinite(coords).all():
+                raise ValueError("points contain NaN or infinity.")
+            outside = (coords[:, 0] < 0) | (coords[:, 0] >= width) | (coords[:, 1] < 0) | (coords[:, 1] >= height)
+            if outside.any():
+                bad = coords[outside][0]
+                hint = ""
+                if 0 <= bad[1] < width and 0 <= bad[0] < height:
+                    hint = " It would fit as (y, x): points are (x, y) = (column, row), not (row, column)."
+                raise ValueError(f"Point ({bad[0]:g}, {bad[1]:g}) is outside the image of width {width} and "
+                                 f"height {height}; points are (x, y) pixels with 0 <= x < {width} and "
+                                 f"0 <= y < {height}.{hint} If you clicked on a resized display, convert "
+                                 "display coordinates to image pixels first.")
+            if labels is None:
+                labs = np.ones(len(coords), dtype=np.int32)
+            else:
+                labs_raw = np.asarray(labels).reshape(-1)
+                if labs_raw.shape[0] != len(coords):
+                    raise ValueError(f"Got {len(coords)} points but {labs_raw.shape[0]} labels; give one label "
+                                     "(1 = foreground, 0 = background) per point.")
+                if labs_raw.dtype == bool:
+                    labs_raw = labs_raw.astype(np.int32)
+                if not np.isin(labs_raw, (0, 1)).all():
+                    raise ValueError(f"labels must be 1 (foreground) or 0 (background), got {labs_raw.tolist()}.")
+                labs = labs_raw.astype(np.int32)
+            coords = coords.astype(np.float32)
+        elif labels is not None:
+            raise ValueError("labels were given without points; pass points=[(x, y), ...] too.")
+        if box is not None:
+            b = np.asarray(box, dtype=np.float64).reshape(-1)
+            if b.shape != (4,):
+                raise ValueError(f"box must be one XYXY box (x0, y0, x1, y1), got {b.size} numbers. SAM takes "
+                                 "one box per predict call.")
+            if not np.isfinite(b).all():
+                raise ValueError("box contains NaN or infinity.")
+            x0, y0, x1, y1 = b
+            if x0 >= x1 or y0 >= y1:
+                raise ValueError(f"box {tuple(float(v) for v in b)} is not XYXY with x0 < x1 and y0 < y1. If it is "
+                                 "XYWH, convert it with (x, y, x + w, y + h); if you dragged right-to-left, swap "
+                                 "the corners.")
+            clipped = np.array([np.clip(x0, 0, width), np.clip(y0, 0, height), np.clip(x1, 0, width),
+                                np.clip(y1, 0, height)])
+            if clipped[0] >= clipped[2] or clipped[1] >= clipped[3]:
+                raise ValueError(f"box {tuple(float(v) for v in b)} lies entirely outside the image "
+                                 f"(width {width}, height {height}).")
+            box_arr = clipped.astype(np.float32)
+        if mask is not None:
+            m = np.asarray(mask)
+            if m.ndim == 2:
+                m = m[None]
+            if m.shape != (1, _LOW_RES, _LOW_RES):
+                hint = (" A full-resolution mask is not a valid input: pass the low-res logits returned by "
+                        "predict, e.g. logits[best][None].") if m.shape[-2:] == (height, width) else ""
+                raise ValueError(f"mask must be low-res logits of shape (1, 256, 256), got {np.asarray(mask).shape}."
+                                 + hint)
+            if m.dtype == bool:
+                raise ValueError("mask must be the float logits returned by predict (logits[i][None]), not a bool "
+                                 "mask.")
+            mask_arr = m.astype(np.float32)
+        if coords is None and box_arr is None and mask_arr is None:
+            raise ValueError("Give at least one prompt: points=[(x, y)] with labels, a box=(x0, y0, x1, y1), "
+                             "or a previous mask.")
+        return coords, labs, box_arr, mask_arr
+
+
+# --------------------------------------------------------------------------- automatic masks
+
+
+def _points_per_batch(limit: int, image_shape: tuple[int, ...], budget_mb: float) -> int:
+    # One prompt yields 3 float32 mask logits at full image resolution (plus their bool copies).
+    per_point = 3 * image_shape[0] * image_shape[1] * (4 + 1)
+    return int(max(1, min(limit, budget_mb * 1e6 // per_point)))
+
+
+def auto_masks(session_or_model: Any, image: Any, preset: str = "cpu", **overrides: Any) -> list[dict[str, Any]]:
+    """"Everything mode": segment-anything's ``SamAutomaticMaskGenerator`` with presets that fit the hardware.
+
+    Args:
+        session_or_model: A :class:`SamSession` (its embedding cache is used and its current image is
+            restored afterwards) or a SAM model (``load_sam(...)``).
+        image: HWC uint8 RGB image (anything ``load_image`` accepts).
+        preset: ``"cpu"`` (16x16 prompt grid, batches of at most 32), ``"gpu"`` (segment-anything's
+            defaults: 32x32 grid, batches of at most 64) or ``"auto"`` (by the model's device).
+        **overrides: Any ``SamAutomaticMaskGenerator`` argument (``pred_iou_thresh``,
+            ``stability_score_thresh``, ``points_per_side``, ``min_mask_region_area``...).
+
+    Returns:
+        segment-anything's records (``segmentation`` bool (H, W), ``area``, ``bbox`` XYWH,
+        ``predicted_iou``, ``stability_score``, ``point_coords``, ``crop_box``), sorted by area, largest
+        first; draw them with ``viz.overlay_masks(image, records)``.
+    """
+    session = session_or_model if isinstance(session_or_model, SamSession) else SamSession(session_or_model)
+    if preset == "auto":
+        preset = "gpu" if session.device.type == "cuda" else "cpu"
+    if preset not in AUTO_PRESETS:
+        raise ValueError(f"Unknown preset {preset!r}; choose 'cpu', 'gpu' or 'auto'.")
+    rgb = load_image(image)
+    settings = {**AUTO_PRESETS[preset], **overrides}
+    budget = settings.pop("mask_budget_mb")
+    settings["points_per_batch"] = _points_per_batch(int(settings["points_per_batch"]), rgb.shape, budget)
+    if settings.get("output_mode", "binary_mask") != "binary_mask":
+        raise ValueError("auto_masks returns binary masks; call SamAutomaticMaskGenerator directly for RLE output.")
+    generator = SamAutomaticMaskGenerator(session.model, **settings)
+    generator.predictor = session.predictor  # cached set_image for the image and its crops
+    previous = session.image
+    try:
+        records = generator.generate(rgb)
+    finally:
+        session.reset_image()
+        if previous is not None:  # restore the session's image (a cache hit)
+            session.set_image(previous)
+    records.sort(key=lambda r: -int(r["area"]))
+    return records
+
+
+# --------------------------------------------------------------------------- teaching: what costs what
+
+
+@torch.no_grad()
+def profile_parts(session: SamSession, points: Any = None, labels: Any = None, box: Any = None,
+                  repeats: int = 3) -> dict[str, float]:
+    """Seconds spent in each of SAM's three parts for one prompt on the session's current image.
+
+    The image encoder is timed once (it runs on ``session.image`` again, bypassing the cache);
+    the prompt encoder and mask decoder are timed as the median of ``repeats`` runs.
+
+    Returns:
+        ``{"image_encoder": s, "prompt_encoder": s, "mask_decoder": s, "postprocess": s}``.
+    """
+    session._require_image("profile_parts")
+    pred = session.predictor
+    coords, labs, box_arr, _ = session.validate_prompts(points, labels, box)
+    sam = session.model
+
+    def sync() -> None:
+        if session.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    input_image = pred.transform.apply_image(session.image)
+    x = torch.as_tensor(input_image, device=session.device).permute(2, 0, 1).contiguous()[None]
+    sync()
+    start = time.perf_counter()
+    features = sam.image_encoder(sam.preprocess(x))
+    sync()
+    times = {"image_encoder": time.perf_counter() - start}
+    pts = None
+    if coords is not None:
+        c = torch.as_tensor(pred.transform.apply_coords(coords, pred.original_size), device=session.device)[None]
+        pts = (c, torch.as_tensor(labs, device=session.device)[None])
+    bxs = None
+    if box_arr is not None:
+        bxs = torch.as_tensor(pred.transform.apply_boxes(box_arr, pred.original_size), device=session.device)
+    runs: dict[str, list[float]] = {"prompt_encoder": [], "mask_decoder": [], "postprocess": []}
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        sparse, dense = sam.prompt_encoder(points=pts, boxes=bxs, masks=None)
+        sync()
+        t1 = time.perf_counter()
+        low_res, _iou = sam.mask_decoder(image_embeddings=features, image_pe=sam.prompt_encoder.get_dense_pe(),
+                                         sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+                                         multimask_output=True)
+        sync()
+        t2 = time.perf_counter()
+        _ = sam.postprocess_masks(low_res, pred.input_size, pred.original_size) > sam.mask_threshold
+        sync()
+        t3 = time.perf_counter()
+        runs["prompt_encoder"].append(t1 - t0)
+        runs["mask_decoder"].append(t2 - t1)
+        runs["postprocess"].append(t3 - t2)
+    times.update({k: float(np.median(v)) for k, v in runs.items()})
+    return times
+
