@@ -43,10 +43,11 @@ def outputs_text(nb: nbformat.NotebookNode) -> str:
 
 
 def count_images(nb: nbformat.NotebookNode) -> int:
-    """Number of image outputs (PNG/SVG) and plotly figures in an executed notebook."""
+    """Number of image outputs (PNG/SVG), plotly figures and widget views in an executed notebook."""
     n = 0
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
-            n += int(any(k in data for k in ("image/png", "image/svg+xml", "application/vnd.plotly.v1+json")))
+            n += int(any(k in data for k in ("image/png", "image/svg+xml", "application/vnd.plotly.v1+json",
+                                         "application/vnd.jupyter.widget-view+json")))
     return n
