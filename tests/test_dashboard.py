@@ -72,3 +72,59 @@ def test_dino_view_neighbours_and_cluster_seeds():
         assert lab == int(cluster == 2)
     with pytest.raises(ValueError, match="out of range"):
         view.cluster_seed_points(k, positive=k)
+
+
+# --------------------------------------------------------------------------- the widget, from Python
+
+
+def _small_images():
+    return {n: sample_image(n) for n in ["chelsea", "coffee", "rocket"]}
+
+
+def test_dashboard_tabs_build_lazily_and_sliders_redraw():
+    from course_utils.widgets.dashboard import Dashboard
+
+    dash = Dashboard(images=_small_images(), vit="vit_small", tiny=True)
+    vit_tab, dino_tab = dash.tabs[0], dash.tabs[1]
+    assert vit_tab.built and not dino_tab.built and vit_tab.error is None
+    vit_box = vit_tab.body.children[0]
+    sliders = [w for w in vit_box.children[1].children]
+    layer = sliders[0]
+    images = vit_box.children[3].children[0].children[1]
+    before = images.value
+    layer.value = 0
+    assert images.value != before  # another layer, another picture
+    dash.tab.selected_index = 1
+    assert dino_tab.built and dino_tab.error is None
+    # The neighbours table lists the other photos, never the query itself.
+    html_text = dino_tab.body.children[0].children[3].value
+    assert "coffee" in html_text and "rocket" in html_text and ">chelsea<" not in html_text
+
+
+def test_an_error_in_one_tab_leaves_the_others_working():
+    from course_utils.widgets.dashboard import Dashboard
+
+    dash = Dashboard(images=_small_images(), vit="sam_vit_b", dino="dinov2_vits14", tiny=True)
+    assert dash.tabs[0].error is not None and "cu-error" in dash.tabs[0].status.value
+    dash.tab.selected_index = 1
+    assert dash.tabs[1].error is None and dash.tabs[1].body.children
+    # A new photo rebuilds the open tab for that photo.
+    dash.chooser.value = "rocket"
+    assert dash.tabs[1].built and dash.tabs[1].error is None
+
+
+def test_uploaded_image_becomes_the_current_photo():
+    import io
+
+    from PIL import Image
+
+    from course_utils.widgets.dashboard import Dashboard
+
+    dash = Dashboard(images=_small_images(), vit="vit_small", tiny=True)
+    buf = io.BytesIO()
+    Image.fromarray(sample_image("astronaut")).save(buf, format="PNG")
+    dash._uploaded({"new": ({"name": "me.png", "content": memoryview(buf.getvalue())},)})
+    assert dash.image_name == "upload: me.png"
+    np.testing.assert_array_equal(dash.image, sample_image("astronaut"))
+    dash._uploaded({"new": ({"name": "bad.png", "content": memoryview(b"not an image")},)})
+    assert dash.image_name == "upload: me.png"  # a bad upload changes nothing
