@@ -42,12 +42,14 @@ class AttentionMaps:
         num_prefix_tokens: Tokens before the patches: 1 (CLS) + register tokens (DINOv2-reg: 5).
         grid: Patch grid (h, w); N == num_prefix_tokens + h * w.
         output: What the model returned for the batch (logits, features or an HF output object).
+        random_weights: True when the model was a tiny random one (figures then say so).
     """
 
     attn: torch.Tensor
     num_prefix_tokens: int
     grid: tuple[int, int]
     output: Any = None
+    random_weights: bool = False
 
     @property
     def num_layers(self) -> int:
@@ -135,8 +137,9 @@ class AttentionMaps:
 
     def __repr__(self) -> str:
         b, n_layers, n_heads, n, _ = self.attn.shape
+        note = ", RANDOM WEIGHTS" if self.random_weights else ""
         return (f"AttentionMaps(attn=(B={b}, L={n_layers}, H={n_heads}, N={n}, N={n}), "
-                f"num_prefix_tokens={self.num_prefix_tokens}, grid={self.grid})")
+                f"num_prefix_tokens={self.num_prefix_tokens}, grid={self.grid}{note})")
 
 
 # --------------------------------------------------------------------------- model adapters
@@ -277,9 +280,13 @@ def capture_attention(model: nn.Module, x: torch.Tensor, no_grad: bool = True) -
         TypeError: ``model`` is not a supported Vision Transformer, or ``x`` is not a tensor.
         ValueError: ``x`` has the wrong shape, or the wrong size for a fixed-size model.
     """
+    from .models import is_random
+
+    random_weights = is_random(model)
     model = getattr(model, "model", model)  # accept a LoadedModel
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch nn.Module (or a LoadedModel), not {type(model).__name__}.")
+    random_weights = random_weights or is_random(model)
     x = _check_input(x)
     hf = _is_hf(model)
     if not hf:
@@ -332,4 +339,5 @@ def capture_attention(model: nn.Module, x: torch.Tensor, no_grad: bool = True) -
     n = attn.shape[-1]
     if n != num_prefix + grid[0] * grid[1]:
         raise RuntimeError(f"Captured {n} tokens but expected {num_prefix} prefix + {grid[0]}x{grid[1]} patches.")
-    return AttentionMaps(attn=attn, num_prefix_tokens=num_prefix, grid=grid, output=output)
+    return AttentionMaps(attn=attn, num_prefix_tokens=num_prefix, grid=grid, output=output,
+                         random_weights=random_weights)

@@ -308,3 +308,177 @@ def plot_few_shot(result: Any, title: str | None = None, model: Any = None, tiny
 
 
 __all__ += ["overlay_labels", "rgb_grid_to_image", "show_retrieval", "plot_few_shot"]
+
+
+# --------------------------------------------------------------------------- attention maps (ViT lab)
+
+
+def _maps_random(maps: Any, model: Any, tiny: bool | None) -> bool:
+    if tiny is not None:
+        return bool(tiny)
+    if model is not None:
+        return is_random(model)
+    return bool(getattr(maps, "random_weights", False)) or is_tiny()
+
+
+def _query_name(maps: Any, query: int) -> str:
+    if query == 0:
+        return "CLS"
+    if 0 < query < maps.num_prefix_tokens:
+        return f"register {query}"
+    return f"token {query}"
+
+
+def attention_overlay(image: np.ndarray, maps: Any, layer: int = -1, head: int | None = None, query: int = 0,
+                      batch: int = 0, alpha: float = 0.6, cmap: str = "inferno") -> np.ndarray:
+    """Overlay one layer's ``query``-to-patch attention (CLS by default) on the image.
+
+    Args:
+        image: HWC uint8 RGB, the image the model saw (e.g. ``to_numpy_image(x[0], mean, std)``,
+            so that the crop matches the patch grid).
+        maps: :class:`~course_utils.attention.AttentionMaps` from ``capture_attention``.
+        layer: Block index, 0-based (negative counts from the end).
+        head: Head index, or None for the mean of heads.
+        query: 0 for CLS, 1.. for register tokens.
+        batch: Which image of the batch.
+
+    Returns:
+        (H, W, 3) uint8 RGB (the map is bilinearly upsampled and min-max normalised).
+    """
+    return overlay_heatmap(image, maps.patch_map(layer, head, query, batch), alpha=alpha, cmap=cmap)
+
+
+def show_attention(image: np.ndarray, maps: Any, layers: Any = (0, 5, -1), head: int | None = None,
+                   rollout: bool = True, head_fusion: str = "mean", discard_ratio: float = 0.0, query: int = 0,
+                   batch: int = 0, size: float = 3.0, alpha: float = 0.6, model: Any = None,
+                   tiny: bool | None = None) -> Any:
+    """The image, the attention of a few layers and the attention rollout, side by side.
+
+    Args:
+        image: HWC uint8 RGB, the image the model saw.
+        maps: :class:`~course_utils.attention.AttentionMaps`.
+        layers: 0-based block indices (``(0, 5, 11)`` are the lecture's "layers 1, 6 and 12").
+        head: One head, or None for the mean of heads.
+        rollout: Add the attention rollout panel (:func:`course_utils.rollout.rollout_map`).
+        head_fusion, discard_ratio: Rollout settings.
+        query: 0 for CLS, 1.. for register tokens.
+        model, tiny: Decide the random-weights label (default: the maps' own flag).
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from .rollout import rollout_map
+
+    layers = [layers] if isinstance(layers, int) else list(layers)
+    panels = [(image, "input")]
+    who = _query_name(maps, query)
+    heads = "mean of heads" if head is None else f"head {head}"
+    for layer in layers:
+        idx = maps._layer_index(layer)
+        panels.append((attention_overlay(image, maps, idx, head, query, batch, alpha),
+                       f"layer {idx + 1} (index {idx})\n{who} -> patches, {heads}"))
+    if rollout:
+        heat = rollout_map(maps, head_fusion=head_fusion, discard_ratio=discard_ratio, query=query, batch=batch)
+        panels.append((overlay_heatmap(image, heat, alpha=alpha, cmap="inferno"),
+                       f"rollout ({head_fusion}, discard {discard_ratio:g})\n{who} -> patches, all layers"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.7), squeeze=False)
+    for ax, (img, title) in zip(axes[0], panels):
+        ax.imshow(img)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return mark_random(fig, tiny=_maps_random(maps, model, tiny))
+
+
+def show_attention_heads(image: np.ndarray, maps: Any, layer: int = -1, query: int = 0, batch: int = 0,
+                         ncols: int = 6, size: float = 2.2, alpha: float = 0.6, model: Any = None,
+                         tiny: bool | None = None) -> Any:
+    """Grid of every head of one block: ``query``-to-patch attention (CLS by default) per head.
+
+    Each panel is normalised on its own, so compare *where* heads look, not how strongly.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    idx = maps._layer_index(layer)
+    per_head = maps.head_maps(idx, query, batch)  # (H, h, w)
+    n = len(per_head)
+    ncols = max(1, min(ncols, n))
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.6), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for h, heat in enumerate(per_head):
+        ax = axes.ravel()[h]
+        ax.imshow(overlay_heatmap(image, heat, alpha=alpha, cmap="inferno"))
+        ax.set_title(f"head {h}", fontsize=9)
+    fig.suptitle(f"layer {idx + 1} (index {idx}): {_query_name(maps, query)} -> patches, every head",
+                 fontsize=10, y=0.97)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return mark_random(fig, tiny=_maps_random(maps, model, tiny))
+
+
+def attention_explorer(image: np.ndarray, maps: Any, batch: int = 0, alpha: float = 0.6, width: int = 360,
+                       model: Any = None, tiny: bool | None = None) -> Any:
+    """Interactive view: choose layer, head and query token (or the rollout) with widgets.
+
+    Args:
+        image: HWC uint8 RGB, the image the model saw.
+        maps: :class:`~course_utils.attention.AttentionMaps`.
+        width: Displayed width in pixels.
+
+    Returns:
+        An ``ipywidgets.VBox``; display it as the last expression of a cell. ``box.controls``
+        holds the widgets (``layer``, ``head``, ``query``, ``rollout``) and ``box.current_image``
+        the HWC uint8 image shown now.
+    """
+    import io
+
+    import ipywidgets as widgets
+    from PIL import Image
+
+    from .rollout import rollout_map
+
+    layer = widgets.IntSlider(value=maps.num_layers - 1, min=0, max=maps.num_layers - 1,
+                              description="layer idx", continuous_update=False)
+    head = widgets.Dropdown(options=[("mean", -1)] + [(str(h), h) for h in range(maps.num_heads)], value=-1,
+                            description="head")
+    query = widgets.Dropdown(options=[(_query_name(maps, q), q) for q in range(maps.num_prefix_tokens)],
+                             value=0, description="query")
+    use_rollout = widgets.Checkbox(value=False, description="rollout (all layers)")
+    picture = widgets.Image(format="png", width=width)
+    caption = widgets.HTML()
+    parts: list[Any] = []
+    if _maps_random(maps, model, tiny):
+        parts.append(widgets.HTML(f"<b style='color:red'>{RANDOM_WEIGHTS_NOTE}</b>"))
+    box = widgets.VBox([*parts, widgets.HBox([layer, head]), widgets.HBox([query, use_rollout]), picture, caption])
+    box.controls = {"layer": layer, "head": head, "query": query, "rollout": use_rollout}
+
+    def update(_: Any = None) -> None:
+        h = None if head.value == -1 else int(head.value)
+        if use_rollout.value:
+            heat = rollout_map(maps, query=query.value, batch=batch)
+            text = f"rollout: {_query_name(maps, query.value)} -> patches through all {maps.num_layers} layers"
+        else:
+            heat = maps.patch_map(layer.value, h, query.value, batch)
+            text = (f"layer {layer.value + 1} (index {layer.value}), "
+                    f"{'mean of heads' if h is None else f'head {h}'}: {_query_name(maps, query.value)} -> patches")
+        layer.disabled = head.disabled = bool(use_rollout.value)
+        shown = overlay_heatmap(image, heat, alpha=alpha, cmap="inferno")
+        buffer = io.BytesIO()
+        Image.fromarray(shown).save(buffer, format="png")
+        picture.value = buffer.getvalue()
+        caption.value = f"<small>{text}</small>"
+        box.current_image = shown
+
+    for control in (layer, head, query, use_rollout):
+        control.observe(update, names="value")
+    update()
+    return box
+
+
+__all__ += ["attention_overlay", "show_attention", "show_attention_heads", "attention_explorer"]

@@ -165,3 +165,51 @@ def test_bad_input_is_explained():
     # a single (3, H, W) image is accepted
     assert capture_attention(loaded, torch.randn(3, 224, 224)).attn.shape[0] == 1
     assert _all_hooks(loaded.model) == 0
+
+
+def _small_maps(random_weights: bool = True) -> AttentionMaps:
+    g = torch.Generator().manual_seed(4)
+    attn = torch.rand(1, 3, 2, 2 + 12, 14, generator=g).softmax(-1)  # CLS + 1 register + 3x4 grid
+    return AttentionMaps(attn=attn, num_prefix_tokens=2, grid=(3, 4), random_weights=random_weights)
+
+
+def test_attention_figures_and_overlays():
+    from course_utils.rollout import rollout_map
+    from course_utils.viz import attention_overlay, overlay_heatmap, show_attention, show_attention_heads
+
+    maps = _small_maps()
+    image = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    direct = overlay_heatmap(image, maps.attn[0, 1, 1, 0, 2:].reshape(3, 4).numpy(), alpha=0.6, cmap="inferno")
+    np.testing.assert_array_equal(attention_overlay(image, maps, layer=1, head=1), direct)
+    fig = show_attention(image, maps, layers=(0, 2))
+    assert len(fig.axes) == 4  # input, two layers, rollout
+    assert fig.axes[3].images[0].get_array().shape == (48, 64, 3)
+    np.testing.assert_array_equal(np.asarray(fig.axes[3].images[0].get_array()),
+                                  overlay_heatmap(image, rollout_map(maps), alpha=0.6, cmap="inferno"))
+    assert "layer 3 (index 2)" in fig.axes[2].get_title()
+    assert any("RANDOM WEIGHTS" in t.get_text() for t in fig.texts)
+    clean = show_attention(image, _small_maps(False), layers=0, rollout=False, tiny=False)
+    assert len(clean.axes) == 2 and not any("RANDOM" in t.get_text() for t in clean.texts)
+    grid = show_attention_heads(image, maps, layer=-1, query=1)
+    assert sum(1 for ax in grid.axes if ax.images) == 2
+    assert "register 1" in grid._suptitle.get_text()
+    with pytest.raises(IndexError):
+        show_attention(image, maps, layers=(3,))
+
+
+def test_attention_explorer_follows_its_controls():
+    from course_utils.rollout import rollout_map
+    from course_utils.viz import attention_explorer, overlay_heatmap
+
+    maps = _small_maps()
+    image = np.random.default_rng(1).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    box = attention_explorer(image, maps)
+    c = box.controls
+    np.testing.assert_array_equal(box.current_image, overlay_heatmap(image, maps.patch_map(2), 0.6, "inferno"))
+    c["layer"].value, c["head"].value, c["query"].value = 0, 1, 1
+    np.testing.assert_array_equal(box.current_image,
+                                  overlay_heatmap(image, maps.patch_map(0, 1, query=1), 0.6, "inferno"))
+    c["rollout"].value = True
+    np.testing.assert_array_equal(box.current_image,
+                                  overlay_heatmap(image, rollout_map(maps, query=1), 0.6, "inferno"))
+    assert c["layer"].disabled and box.children[0].value.count("RANDOM WEIGHTS") == 1
