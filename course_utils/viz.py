@@ -482,3 +482,56 @@ def attention_explorer(image: np.ndarray, maps: Any, batch: int = 0, alpha: floa
 
 
 __all__ += ["attention_overlay", "show_attention", "show_attention_heads", "attention_explorer"]
+
+
+# --------------------------------------------------------------------------- SAM (issue 5)
+
+
+def show_sam_prediction(image: np.ndarray, masks: Any, scores: Any = None, points: Any = None, labels: Any = None,
+                        box: Any = None, model: Any = None, tiny: bool | None = None, title: str | None = None,
+                        size: float = 3.2) -> Any:
+    """One panel per SAM mask with its predicted IoU, the prompts drawn on top.
+
+    Args:
+        image: HWC uint8 RGB.
+        masks: (M, H, W) or (H, W) bool masks (``SamSession.predict(...).masks``).
+        scores: (M,) predicted IoU, shown in the panel titles; the best panel is starred.
+        points: (N, 2) (x, y) pixel points; ``labels`` (N,) 1 = foreground (green), 0 = background (red).
+        box: One XYXY pixel box or None.
+        model: The SAM model or session (its tiny flag marks the figure); ``tiny`` decides explicitly.
+
+    Returns:
+        The matplotlib figure (marked with :func:`mark_random` for random weights).
+    """
+    import matplotlib.pyplot as plt
+
+    masks = np.asarray(masks, dtype=bool)
+    if masks.ndim == 2:
+        masks = masks[None]
+    if masks.shape[1:] != image.shape[:2]:
+        raise ValueError(f"masks {masks.shape} do not match the image {image.shape[:2]}: pass the full-resolution "
+                         "masks, not the low-res logits.")
+    best = int(np.argmax(scores)) if scores is not None and len(masks) > 1 else None
+    fig, axes = plt.subplots(1, len(masks), figsize=(size * len(masks) * image.shape[1] / image.shape[0] + 0.2,
+                                                     size + 0.5), squeeze=False)
+    for i, (ax, mask) in enumerate(zip(axes[0], masks)):
+        panel = overlay_mask(image, mask)
+        if box is not None:
+            panel = draw_boxes(panel, np.asarray(box, dtype=float).reshape(1, 4))
+        if points is not None and len(np.asarray(points).reshape(-1, 2)):
+            panel = draw_points(panel, points, labels)
+        ax.imshow(panel)
+        ax.axis("off")
+        text = f"mask {i}"
+        if scores is not None:
+            text += f" · IoU {float(np.asarray(scores).reshape(-1)[i]):.3f}" + (" ★" if i == best else "")
+        ax.set_title(text, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10, y=0.02, va="bottom")
+    fig.tight_layout()
+    if tiny is None and model is not None and hasattr(model, "tiny") and not hasattr(model, "spec"):
+        tiny = bool(model.tiny)  # a SamSession
+    return mark_random(fig, model=model, tiny=tiny)
+
+
+__all__ += ["show_sam_prediction"]

@@ -274,3 +274,23 @@ def test_profile_parts_times_each_part(session):
     times = profile_parts(session, points=[(225, 150)], labels=[1], repeats=1)
     assert set(times) == {"image_encoder", "prompt_encoder", "mask_decoder", "postprocess"}
     assert all(v > 0 for v in times.values())
+
+
+def test_show_sam_prediction_marks_random_weights_and_draws_each_mask(session):
+    import matplotlib.pyplot as plt
+
+    from course_utils.models import RANDOM_WEIGHTS_NOTE
+    from course_utils.viz import overlay_mask, show_sam_prediction
+
+    result = session.predict(points=[(225, 150)], labels=[1])
+    fig = show_sam_prediction(session.image, result.masks, result.scores, points=[(225, 150)], labels=[1],
+                              model=session)
+    assert len(fig.axes) == 3 and RANDOM_WEIGHTS_NOTE in [t.get_text() for t in fig.texts]
+    assert "★" in fig.axes[result.best].get_title()
+    shown = fig.axes[0].images[0].get_array()
+    tinted = overlay_mask(session.image, result.masks[0])
+    far = (slice(0, 100), slice(300, 451))  # away from the drawn point
+    np.testing.assert_array_equal(np.asarray(shown)[far], tinted[far])
+    with pytest.raises(ValueError, match="low-res logits"):
+        show_sam_prediction(session.image, result.logits)
+    plt.close("all")
