@@ -48,8 +48,14 @@ def _discard(fused: torch.Tensor, discard_ratio: float, num_prefix_tokens: int) 
     if k == 0:
         return fused
     ranking = flat.masked_fill(protected, float("inf"))  # protected entries are never among the lowest
-    lowest = ranking.topk(k, dim=-1, largest=False).indices  # (B, L, k)
-    flat.scatter_(-1, lowest, 0.0)
+    total = n * n
+    if k <= total // 2:
+        lowest = ranking.topk(k, dim=-1, largest=False).indices  # (B, L, k)
+        flat.scatter_(-1, lowest, 0.0)
+    else:  # cheaper to find the entries that survive (ties are broken arbitrarily either way)
+        kept = ranking.topk(total - k, dim=-1, largest=True).indices  # (B, L, total - k)
+        keep = torch.zeros_like(flat, dtype=torch.bool).scatter_(-1, kept, True)
+        flat.masked_fill_(~keep, 0.0)
     return flat.reshape(b, n_layers, n, n)
 
 
@@ -86,17 +92,16 @@ def attention_rollout(attn: torch.Tensor | Any, head_fusion: str = "mean", disca
     if not 0.0 <= discard_ratio < 1.0:
         raise ValueError(f"discard_ratio must be in [0, 1), got {discard_ratio}.")
     attn = attn.float()
-    n = attn.shape[-1]
     fused = _fuse_heads(attn, head_fusion)  # (B, L, N, N)
     if discard_ratio > 0:
         fused = _discard(fused, discard_ratio, num_prefix_tokens)
-    eye = torch.eye(n, dtype=fused.dtype, device=fused.device)
-    a = 0.5 * fused + 0.5 * eye
-    a = a / a.sum(dim=-1, keepdim=True)  # renormalise rows (keepdim!)
-    result = eye.expand(attn.shape[0], n, n)
-    for layer in range(a.shape[1]):  # first block first: R_l = A_l @ R_{l-1}
+    a = fused.mul(0.5)  # 0.5 * A + 0.5 * I, without building I
+    a.diagonal(dim1=-2, dim2=-1).add_(0.5)
+    a.div_(a.sum(dim=-1, keepdim=True))  # renormalise rows (keepdim!)
+    result = a[:, 0]
+    for layer in range(1, a.shape[1]):  # first block first: R_l = A_l @ R_{l-1}
         result = a[:, layer] @ result
-    return result
+    return result.contiguous()
 
 
 def rollout_map(maps: Any, head_fusion: str = "mean", discard_ratio: float = 0.0, query: int = 0,
