@@ -1,0 +1,330 @@
+"""Assignment 4 with nbgrader: the whole instructor round trip in a temporary copy of the course root.
+
+CPU, offline, tiny mode. `nbgrader validate` passes on the source notebook and fails every test on the
+blank release; generate -> submissions -> `nbgrader autograde` -> scores read back from the gradebook:
+a submission equal to the solution gets full marks; a wrong function loses exactly its points; an
+infinite loop (per-cell timeout) or an exception loses only that cell's points. The committed release
+is up to date with the source and contains no solution and no hidden test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbrun import ROOT, run_notebook
+
+COURSE = ROOT / "assignments"
+ASSIGNMENT = "assignment4"
+NOTEBOOKS = sorted((COURSE / "source" / ASSIGNMENT).glob("*.ipynb"))
+BIN = Path(sys.executable).parent
+# Autograded points per test cell (the contract with the students; the notebook states the same).
+AUTOGRADED = {
+    "test_sdpa": 4, "test_mhsa": 3, "test_patch_embed": 2, "test_block": 3, "test_vit": 4, "test_count_parameters": 1,
+    "test_dino_loss": 4, "test_update_center": 1, "test_ema_update": 2, "test_weighted_knn": 3, "test_recall_at_k": 2,
+    "test_clicks_to_prompt": 2, "test_mask_to_box": 1, "test_stability_score": 2, "test_cluster_centroid_points": 1,
+    "test_pareto_front": 2, "test_select_model": 3,
+}
+MANUAL = {"perf_local": 5, "perf_benchmark": 5, "perf_analysis": 15, "dashboard_code": 10, "dashboard_notes": 5,
+          "documentation": 10, "creativity": 10}
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+CELL_TIMEOUT_S = 20  # per-cell timeout used for the test submissions (the course config uses 60 s)
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def marked_lines(source: str, begin: str, end: str) -> list[str]:
+    """The non-trivial lines between begin/end markers."""
+    lines, inside = [], False
+    for line in source.splitlines():
+        if line.strip() == begin:
+            inside = True
+        elif line.strip() == end:
+            inside = False
+        elif inside and len(line.strip()) > 12 and not line.strip().startswith(("#", '"""')):
+            lines.append(line.strip())
+    return lines
+
+
+def strip_markers(source: str) -> str:
+    """The source of a solution cell as a student who solved it would write it (markers removed)."""
+    return "\n".join(line for line in source.splitlines()
+                     if line.strip() not in SOLUTION_MARKERS + HIDDEN_MARKERS)
+
+
+def nbgrader(course: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1",
+           "COURSE_UTILS_TINY": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env.pop("NBGRADER_EXECUTION", None)
+    proc = subprocess.run([str(BIN / "nbgrader"), *args], cwd=course, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    return proc
+
+
+def make_course(tmp: Path) -> Path:
+    """A fresh course root with the config and source notebooks only (no gradebook, no release)."""
+    course = tmp / "course"
+    course.mkdir()
+    shutil.copy(COURSE / "nbgrader_config.py", course)
+    shutil.copytree(COURSE / "source", course / "source")
+    return course
+
+
+# --------------------------------------------------------------------------- static checks (fast)
+
+
+def test_points_follow_the_lecture_weights():
+    cells = [c for path in NOTEBOOKS for c in read(path).cells]
+    auto = {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"] for c in cells
+            if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")}
+    manual = {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"] for c in cells
+              if nbgrader_meta(c).get("grade") and nbgrader_meta(c).get("solution")}
+    assert auto == AUTOGRADED and sum(auto.values()) == 40
+    assert manual == MANUAL and sum(manual.values()) == 60
+    perf = MANUAL["perf_local"] + MANUAL["perf_benchmark"] + MANUAL["perf_analysis"]
+    ui = MANUAL["dashboard_code"] + MANUAL["dashboard_notes"]
+    assert (perf, ui, MANUAL["documentation"], MANUAL["creativity"]) == (25, 15, 10, 10)
+
+
+def test_source_notebook_conventions():
+    """Each test cell opens with a docstring and shows visible asserts before its hidden tests;
+    each graded function has its own solution cell; no outputs are committed."""
+    for path in NOTEBOOKS:
+        nb = read(path)
+        ids = [nbgrader_meta(c).get("grade_id") for c in nb.cells if nbgrader_meta(c)]
+        assert len(ids) == len(set(ids)), "grade ids must be unique"
+        for cell in nb.cells:
+            meta = nbgrader_meta(cell)
+            if cell.cell_type == "code":
+                assert not cell.get("outputs") and not cell.get("execution_count"), "commit without outputs"
+            if meta.get("grade") and not meta.get("solution"):
+                src = cell.source
+                assert re.match(r'^"""[^\n]+"""\n', src), f"{meta['grade_id']}: opens with a one-line docstring"
+                head = src.split(HIDDEN_MARKERS[0])[0]
+                assert "assert" in head, f"{meta['grade_id']}: visible asserts first"
+                assert HIDDEN_MARKERS[0] in src and src.rstrip().endswith(HIDDEN_MARKERS[1]), meta["grade_id"]
+                assert meta.get("locked"), "test cells are read-only"
+            if meta.get("solution") and cell.cell_type == "code":
+                assert SOLUTION_MARKERS[0] in cell.source, meta["grade_id"]
+        for test_id in AUTOGRADED:
+            assert test_id[len("test_"):] in ids, f"solution cell for {test_id}"
+
+
+def test_heavy_cells_are_skipped_under_nbgrader():
+    """Cells that load pretrained weights or call APIs only run when RUN_HEAVY (NBGRADER_EXECUTION unset)."""
+    heavy = re.compile(r"load_(vit|dinov2|sam|model)\(|Dashboard\(|course_utils\.bench|fetch_weights")
+    for path in NOTEBOOKS:
+        for cell in read(path).cells:
+            if cell.cell_type == "code" and heavy.search(cell.source):
+                first = next(line for line in cell.source.splitlines()
+                             if line.strip() and not line.lstrip().startswith("#") and "= []" not in line
+                             and "= None" not in line)
+                assert first.startswith("if RUN_HEAVY:"), cell.source[:200]
+        setup = next(c.source for c in read(path).cells if nbgrader_meta(c).get("grade_id") == "setup_imports")
+        assert 'RUN_HEAVY = not os.environ.get("NBGRADER_EXECUTION")' in setup
+
+
+def public_lines(source: str) -> set[str]:
+    """Stripped lines of a cell outside its solution and hidden-test regions."""
+    out, inside = set(), False
+    for line in source.splitlines():
+        if line.strip() in (SOLUTION_MARKERS[0], HIDDEN_MARKERS[0]):
+            inside = True
+        elif line.strip() in (SOLUTION_MARKERS[1], HIDDEN_MARKERS[1]):
+            inside = False
+        elif not inside:
+            out.add(line.strip())
+    return out
+
+
+def test_committed_release_has_no_solution_and_no_hidden_test():
+    for path in NOTEBOOKS:
+        release = COURSE / "release" / ASSIGNMENT / path.name
+        assert release.exists(), f"run `make release`: {release} is missing"
+        text = release.read_text(encoding="utf-8")
+        for marker in SOLUTION_MARKERS + HIDDEN_MARKERS:
+            assert marker not in text
+        source = read(path)
+        public = set().union(*(public_lines(c.source) for c in source.cells))
+        released = {line.strip() for c in read(release).cells for line in c.source.splitlines()}
+        for cell in source.cells:
+            secret = marked_lines(cell.source, *SOLUTION_MARKERS) + marked_lines(cell.source, *HIDDEN_MARKERS)
+            leaked = [line for line in secret if line in released and line not in public]
+            assert not leaked, f"{nbgrader_meta(cell).get('grade_id')}: {leaked[:3]}"
+        assert len(read(release).cells) == len(source.cells) + 1, "the release is the source plus the header"
+
+
+def test_course_utils_does_not_contain_the_solutions():
+    """Students get course_utils: it must not ship the graded functions."""
+    graded = ["def scaled_dot_product_attention", "class MultiHeadSelfAttention", "def dino_loss",
+              "def update_center", "def ema_update", "def weighted_knn_predict", "def recall_at_k",
+              "def clicks_to_prompt", "def mask_to_box", "def stability_score", "def cluster_centroid_points",
+              "def pareto_front", "def select_model", "def count_parameters"]
+    for path in (ROOT / "course_utils").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        found = [name for name in graded if re.search(rf"^\s*{re.escape(name)}\(", text, re.M)]
+        assert not found, f"{path.relative_to(ROOT)} defines {found}: move it out of course_utils"
+
+
+# --------------------------------------------------------------------------- nbgrader round trip (slow)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    course = make_course(tmp_path_factory.mktemp("a4"))
+    proc = nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return course
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_source_validates(tmp_path, path):
+    course = make_course(tmp_path)
+    proc = nbgrader(course, "validate", f"source/{ASSIGNMENT}/{path.name}")
+    assert proc.returncode == 0 and "Success! Your notebook passes all the tests." in proc.stdout, \
+        proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_blank_release_passes_no_test(generated):
+    for path in NOTEBOOKS:
+        proc = nbgrader(generated, "validate", "--invert", f"release/{ASSIGNMENT}/{path.name}")
+        assert proc.returncode == 0 and "Success! The notebook does not pass any tests." in proc.stdout, \
+            proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_committed_release_is_up_to_date(generated):
+    for path in NOTEBOOKS:
+        fresh = read(generated / "release" / ASSIGNMENT / path.name)
+        committed = read(COURSE / "release" / ASSIGNMENT / path.name)
+        assert [(c.id, c.cell_type, c.source) for c in fresh.cells] == \
+               [(c.id, c.cell_type, c.source) for c in committed.cells], "run `make release` and commit it"
+        assert [nbgrader_meta(c) for c in fresh.cells] == [nbgrader_meta(c) for c in committed.cells]
+
+
+def solved(path: Path, course: Path) -> nbformat.NotebookNode:
+    """The released notebook with every solution cell filled in from the source (a perfect student)."""
+    source = {c.id: c for c in read(path).cells}
+    nb = read(course / "release" / ASSIGNMENT / path.name)
+    for cell in nb.cells:
+        if nbgrader_meta(cell).get("solution"):
+            cell.source = strip_markers(source[cell.id].source)
+    return nb
+
+
+def cell_by_id(nb: nbformat.NotebookNode, grade_id: str):
+    return next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id)
+
+
+def submit(course: Path, student: str, notebooks: dict[str, nbformat.NotebookNode]) -> None:
+    folder = course / "submitted" / student / ASSIGNMENT
+    folder.mkdir(parents=True)
+    for name, nb in notebooks.items():
+        nbformat.write(nb, folder / name)
+    (folder / "timestamp.txt").write_text("2026-11-23 12:00:00.000000 UTC")
+
+
+def autograde(course: Path, student: str) -> float:
+    start = time.perf_counter()
+    proc = nbgrader(course, "autograde", ASSIGNMENT, "--student", student, "--create", "--force",
+                    f"--Execute.timeout={CELL_TIMEOUT_S}")
+    seconds = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return seconds
+
+
+def scores(course: Path, student: str) -> dict[str, tuple[float | None, float]]:
+    """grade id -> (auto score, max score) for every graded cell, read from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for path in NOTEBOOKS:
+            sub = gb.find_submission_notebook(path.stem, ASSIGNMENT, student)
+            for grade in sub.grades:
+                out[grade.name] = (grade.auto_score, grade.max_score)
+    return out
+
+
+@pytest.fixture(scope="module")
+def graded(generated) -> dict[str, dict[str, tuple[float | None, float]]]:
+    """Three students: perfect, one wrong function, one infinite loop + one exception."""
+    course = generated
+    nb_path = next(p for p in NOTEBOOKS if p.name == "assignment4.ipynb")
+    perfect = solved(nb_path, course)
+    submit(course, "perfect", {nb_path.name: perfect})
+
+    wrong = solved(nb_path, course)  # attention without the 1/sqrt(d) scaling: only sdpa's points are lost
+    cell = cell_by_id(wrong, "sdpa")
+    cell.source = cell.source.replace(" / math.sqrt(q.shape[-1])", "")
+    assert "math.sqrt" not in cell.source
+    submit(course, "wrong", {nb_path.name: wrong})
+
+    crashy = solved(nb_path, course)
+    loop = cell_by_id(crashy, "update_center")
+    loop.source = "while True:\n    pass\n\n" + loop.source
+    boom = cell_by_id(crashy, "mask_to_box")
+    boom.source = 'raise RuntimeError("student bug")\n\n' + boom.source
+    submit(course, "crashy", {nb_path.name: crashy})
+
+    results, times = {}, {}
+    for student in ("perfect", "wrong", "crashy"):
+        times[student] = autograde(course, student)
+        results[student] = scores(course, student)
+    print(f"\nautograde wall time per submission (2-core CPU, tiny mode): "
+          + ", ".join(f"{k}: {v:.1f} s" for k, v in times.items()) + f" (cell timeout {CELL_TIMEOUT_S} s)")
+    (course / "autograde_times.json").write_text(json.dumps(times))
+    return results
+
+
+@pytest.mark.slow
+def test_solution_gets_full_marks(graded):
+    got = graded["perfect"]
+    assert {k: v[1] for k, v in got.items()} == {**AUTOGRADED, **MANUAL}
+    for grade_id, points in AUTOGRADED.items():
+        assert got[grade_id][0] == points, f"{grade_id}: {got[grade_id]}"
+    assert sum(got[g][0] for g in AUTOGRADED) == 40
+
+
+@pytest.mark.slow
+def test_wrong_function_loses_exactly_its_points(graded):
+    got = graded["wrong"]
+    lost = {g: AUTOGRADED[g] - got[g][0] for g in AUTOGRADED if got[g][0] != AUTOGRADED[g]}
+    # MultiHeadSelfAttention, Block and VisionTransformer build on the wrong attention yet keep their points.
+    assert lost == {"test_sdpa": 4}
+
+
+@pytest.mark.slow
+def test_infinite_loop_and_exception_lose_only_their_cells(graded):
+    got = graded["crashy"]
+    lost = {g: AUTOGRADED[g] - got[g][0] for g in AUTOGRADED if got[g][0] != AUTOGRADED[g]}
+    assert lost == {"test_update_center": 1, "test_mask_to_box": 1}
+
+
+@pytest.mark.slow
+def test_source_runs_with_heavy_cells_in_tiny_mode(tmp_path):
+    """Outside nbgrader (RUN_HEAVY) the demo and reference cells run too: tiny models, offline."""
+    path = next(p for p in NOTEBOOKS if p.name == "assignment4.ipynb")
+    nb = read(path)
+    for cell in nb.cells:
+        cell.source = strip_markers(cell.source)
+    copy = tmp_path / path.name
+    nbformat.write(nb, copy)
+    run_notebook(copy, timeout=300, env={"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
