@@ -32,8 +32,9 @@ test: $(STAMP) browser-deps  ## install everything and run the whole test suite 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-release: $(STAMP)  ## regenerate assignments/release from assignments/source with nbgrader
-	cd assignments && ../$(VENV)/bin/nbgrader generate_assignment assignment4 --force
+release: $(STAMP)  ## regenerate assignments/release from assignments/source with nbgrader (commit the result)
+	cd assignments && PATH="$(abspath $(VENV))/bin:$$PATH" nbgrader validate source/assignment4/*.ipynb
+	cd assignments && PATH="$(abspath $(VENV))/bin:$$PATH" nbgrader generate_assignment assignment4 --force
 
 slides: $(STAMP)  ## build the lecture slides (reveal.js HTML + PDF) into slides/build
 	$(PY) -m course_utils.slides build

@@ -288,7 +288,7 @@ def graded(generated) -> dict[str, dict[str, tuple[float | None, float]]]:
     for student in ("perfect", "wrong", "crashy"):
         times[student] = autograde(course, student)
         results[student] = scores(course, student)
-    print(f"\nautograde wall time per submission (2-core CPU, tiny mode): "
+    print("\nautograde wall time per submission (2-core CPU, tiny mode): "
           + ", ".join(f"{k}: {v:.1f} s" for k, v in times.items()) + f" (cell timeout {CELL_TIMEOUT_S} s)")
     (course / "autograde_times.json").write_text(json.dumps(times))
     return results
