@@ -140,11 +140,32 @@ def _route_offline(route) -> None:
         route.abort()
 
 
+GOTO_JS = "(i) => { const ix = Reveal.getIndices(Reveal.getSlides()[i]); Reveal.slide(ix.h, ix.v); }"
+
+
+def slide_heights(page, screenshots: Path | None = None) -> list[int]:
+    """Visit every slide of a loaded deck; return each slide's content height in CSS px (optionally screenshot it)."""
+    heights = []
+    for i in range(page.evaluate("Reveal.getTotalSlides()")):
+        page.evaluate(GOTO_JS, i)
+        page.wait_for_timeout(50)
+        heights.append(page.evaluate("Reveal.getCurrentSlide().scrollHeight"))
+        if screenshots is not None:
+            page.screenshot(path=str(screenshots / f"slide-{i + 1:02d}.png"))
+    return heights
+
+
+def CHROMIUM_EXECUTABLE() -> str:  # noqa: N802 (reads like the constant it stands for)
+    """Chromium to drive: $CHROMIUM, else Debian's /usr/bin/chromium, else `chromium` on PATH."""
+    return os.environ.get("CHROMIUM") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists()
+                                         else shutil.which("chromium") or "/usr/bin/chromium")
+
+
 def render_pdf(html: Path, pdf: Path, screenshots: Path | None = None) -> None:
     """Print the slides to PDF (and optionally screenshot each slide) with headless Chromium, offline."""
     from playwright.sync_api import sync_playwright
 
-    executable = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    executable = CHROMIUM_EXECUTABLE()
     if not Path(executable).exists():
         raise SystemExit(f"Chromium not found at {executable}: `apt-get install chromium` (or `make browser-deps`), "
                          "set CHROMIUM=/path/to/chromium, or build with --no-pdf.")
@@ -158,11 +179,9 @@ def render_pdf(html: Path, pdf: Path, screenshots: Path | None = None) -> None:
                 page.goto(html.as_uri())
                 page.wait_for_selector("body[data-reveal-ready]")
                 page.evaluate("document.fonts.ready")
-                total = page.evaluate("Reveal.getTotalSlides()")
-                for i in range(total):
-                    page.evaluate("(i) => { const ix = Reveal.getIndices(Reveal.getSlides()[i]); Reveal.slide(ix.h, ix.v); }", i)
-                    page.wait_for_timeout(150)
-                    page.screenshot(path=str(screenshots / f"slide-{i + 1:02d}.png"))
+                for number, height in enumerate(slide_heights(page, screenshots), start=1):
+                    if height > SLIDE_HEIGHT:
+                        log(f"warning: slide {number} content is {height}px tall (> {SLIDE_HEIGHT}px)")
             page.goto(html.as_uri() + "?print-pdf")
             page.wait_for_selector("body[data-reveal-ready]")
             page.evaluate("document.fonts.ready")
@@ -182,12 +201,12 @@ def build(pdf: bool = True, screenshots: bool = False, out: Path = BUILD) -> dic
     html = out / f"{NOTEBOOK.stem}.html"
     export_html(nb, html)
     copy_assets(out)
-    log(f"wrote {html.relative_to(HERE.parent)}")
+    log(f"wrote {html}")
     result = {"html": html}
     if pdf:
         pdf_path = out / f"{NOTEBOOK.stem}.pdf"
         render_pdf(html, pdf_path, out / "screens" if screenshots else None)
-        log(f"wrote {pdf_path.relative_to(HERE.parent)}")
+        log(f"wrote {pdf_path}")
         result["pdf"] = pdf_path
     log(f"done in {time.perf_counter() - start:.0f} s")
     return result

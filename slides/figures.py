@@ -36,8 +36,6 @@ def setup_fonts() -> str:
     matplotlib.rcParams.update({
         "font.family": [family, "DejaVu Sans"],
         "axes.unicode_minus": False,
-        "figure.dpi": 100,
-        "savefig.dpi": 130,
     })
     return family
 
@@ -122,10 +120,10 @@ def patch_grid_figure(patch: int = 16) -> plt.Figure:
     img = square_photo("chelsea", 224)
     grid = draw_patch_grid(img, patch)
     n = 224 // patch
-    fig = plt.figure(figsize=(13, 5.2))
+    fig = plt.figure(figsize=(11.5, 4.8))
     ax = fig.add_axes([0.0, 0.02, 0.40, 0.92])
     ax.imshow(grid)
-    ax.set_title(f"224×224 → {n}×{n} = {n * n} patches ({patch}×{patch}×3 = {patch * patch * 3} 값)", fontsize=12)
+    ax.set_title(f"224×224 → {n}×{n} = {n * n} patches ({patch}×{patch}×3 = {patch * patch * 3} 값)", fontsize=13)
     ax.axis("off")
     show = 8
     for i in range(show):
@@ -135,15 +133,16 @@ def patch_grid_figure(patch: int = 16) -> plt.Figure:
         sub.imshow(tile)
         sub.set_xticks([])
         sub.set_yticks([])
-        sub.set_title(f"P{r * n + c + 1}", fontsize=9)
+        sub.set_title(f"P{r * n + c + 1}", fontsize=11)
     cls = fig.add_axes([0.45, 0.18, 0.055, 0.2])
-    cls.text(0.5, 0.5, "[CLS]", ha="center", va="center", fontsize=10, fontweight="bold")
+    cls.text(0.5, 0.5, "[CLS]", ha="center", va="center", fontsize=12, fontweight="bold")
     cls.set_facecolor(ORANGE)
     cls.set_xticks([])
     cls.set_yticks([])
     fig.text(0.52, 0.28, "+ 196 patch tokens → 197 tokens × D (ViT-B: D = 768)\n"
-             "각 패치: flatten(16·16·3 = 768) → Linear(768 → D) = Conv2d(k=16, stride=16)\n"
-             "+ learnable position embedding (197 × D)", fontsize=11, va="center")
+             "각 패치: flatten(16·16·3 = 768) → Linear(768 → D)\n"
+             "   (= Conv2d(kernel 16, stride 16))\n"
+             "+ learnable position embedding (197 × D)", fontsize=13, va="center", linespacing=1.5)
     return fig
 
 
@@ -182,7 +181,7 @@ def pixel_attention_figure(queries: tuple[tuple[int, int], ...] = ((5, 4), (2, 7
 def multihead_figure(dim: int = 768, heads: int = 12, tokens: int = 197) -> plt.Figure:
     """Shapes through multi-head self-attention for ViT-B (numbers from the arguments, default ViT-B/16)."""
     hd = dim // heads
-    fig, ax = _canvas(13, 4.6, (0, 13), (0, 4.6))
+    fig, ax = _canvas(12, 3.6, (0, 13), (0.1, 4.4))
     _box(ax, 0.1, 1.8, 1.8, 1.0, f"X\n{tokens}×{dim}", GREY, 12)
     _box(ax, 2.5, 1.8, 2.1, 1.0, f"Linear qkv\n{dim} → 3·{dim}", BLUE, 11)
     _arrow(ax, (1.9, 2.3), (2.5, 2.3))
@@ -206,7 +205,7 @@ def multihead_figure(dim: int = 768, heads: int = 12, tokens: int = 197) -> plt.
 
 def vit_diagram() -> plt.Figure:
     """ViT overview (left) and one pre-norm encoder block with its residual connections (right)."""
-    fig, ax = _canvas(13, 6.6, (0, 13), (0, 10))
+    fig, ax = _canvas(11.5, 6.2, (0, 13), (-0.1, 10.1))
     # left: overview, bottom to top
     steps = [("이미지 224×224×3", GREY), ("Patch embedding: 16×16 패치 → Linear (Conv2d)", BLUE),
              ("[CLS] + 196 patch tokens, + position embedding", ORANGE),
@@ -214,7 +213,7 @@ def vit_diagram() -> plt.Figure:
              ("[CLS] 출력 → MLP / Linear head → 클래스", BLUE)]
     for i, (text, col) in enumerate(steps):
         y = 0.3 + i * 1.6
-        _box(ax, 0.2, y, 5.6, 1.0, text, col, 11, bold=(i == 3))
+        _box(ax, 0.2, y, 5.6, 1.0, text, col, 12.5, bold=(i == 3))
         if i:
             _arrow(ax, (3.0, y - 0.6), (3.0, y))
     ax.text(3.0, 9.95, "ViT 전체 구조 (Dosovitskiy et al., 2021)", ha="center", va="top", fontsize=12, fontweight="bold")
@@ -232,7 +231,7 @@ def vit_diagram() -> plt.Figure:
     _arrow(ax, (xc, 3.1), (xc, 3.5))
     _box(ax, x0, 4.6, w, 0.8, "LayerNorm", GREEN, 11)
     _arrow(ax, (xc, 4.0), (xc, 4.6))
-    _box(ax, x0, 5.9, w, 0.9, f"MLP (D → 4D → D, GELU)", ORANGE, 11)
+    _box(ax, x0, 5.9, w, 0.9, "MLP (D → 4D → D, GELU)", ORANGE, 11)
     _arrow(ax, (xc, 5.4), (xc, 5.9))
     ax.add_patch(plt.Circle((xc, 7.45), 0.25, facecolor="white", edgecolor="#333", linewidth=1.3))
     ax.text(xc, 7.45, "+", ha="center", va="center", fontsize=14)
@@ -281,12 +280,12 @@ def multicrop_figure(seed: int = 0) -> plt.Figure:
     loc = RandomResizedCrop(96, scale=(0.05, 0.4))
     crops = [("global", glob(pil)) for _ in range(2)] + [("local", loc(pil)) for _ in range(8)]
     fig = plt.figure(figsize=(13, 4.0))
-    for i, (kind, crop) in enumerate(crops[:2]):
+    for i, (_kind, crop) in enumerate(crops[:2]):
         ax = fig.add_axes([0.01 + i * 0.22, 0.08, 0.2, 0.8])
         ax.imshow(crop)
         ax.set_title(f"global {i + 1}: 224×224", fontsize=11)
         ax.axis("off")
-    for j, (kind, crop) in enumerate(crops[2:]):
+    for j, (_kind, crop) in enumerate(crops[2:]):
         r, c = divmod(j, 4)
         ax = fig.add_axes([0.47 + c * 0.13, 0.5 - r * 0.44, 0.11, 0.36])
         ax.imshow(crop)
@@ -297,7 +296,7 @@ def multicrop_figure(seed: int = 0) -> plt.Figure:
 
 def dino_diagram() -> plt.Figure:
     """DINO self-distillation: teacher sees global views only, student sees all; centring + sharpening; EMA."""
-    fig, ax = _canvas(13, 5.4, (0, 13), (0, 8))
+    fig, ax = _canvas(12, 4.3, (0, 13), (0.1, 6.5))
     _box(ax, 0.1, 3.4, 1.7, 1.2, "이미지\n(라벨 없음)", GREY, 11)
     _box(ax, 2.4, 5.2, 2.4, 1.1, "global views ×2\n224², scale 0.4–1", ORANGE, 10)
     _box(ax, 2.4, 1.6, 2.4, 1.1, "global ×2 + local ×8\n(96², scale 0.05–0.4)", ORANGE, 10)
@@ -328,7 +327,7 @@ def dino_diagram() -> plt.Figure:
 
 def sam_diagram() -> plt.Figure:
     """SAM: heavy image encoder (once per image) and a light prompt encoder feed the mask decoder in parallel."""
-    fig, ax = _canvas(13, 5.6, (0, 13), (0, 8))
+    fig, ax = _canvas(12, 4.3, (0, 13), (0.0, 6.3))
     _box(ax, 0.1, 4.6, 2.0, 1.5, "이미지\n1024×1024", GREY, 11)
     _box(ax, 2.7, 4.6, 3.0, 1.5, "Image encoder\nViT-H/16 (MAE pre-train)\n한 번만: set_image()", PURPLE, 10.5, bold=True)
     _box(ax, 6.3, 4.6, 2.2, 1.5, "image embedding\n64×64×256", GREY, 10.5)
@@ -374,7 +373,7 @@ def cost_figure() -> plt.Figure:
     tokens_out = 150
     price_in, price_out = 1.0, 4.0  # hypothetical USD per 1M tokens, for the arithmetic only
     cost = (tokens_in * price_in + tokens_out * price_out) / 1e6 * 1000
-    fig, ax = plt.subplots(figsize=(8, 3.4))
+    fig, ax = plt.subplots(figsize=(10, 2.4))
     ax.bar([f"입력 {t} tok" for t in tokens_in], cost, color=["#7fb3d5", "#5499c7", "#2471a3"])
     for i, c in enumerate(cost):
         ax.text(i, c, f"{c:.2f} USD", ha="center", va="bottom", fontsize=11)
