@@ -527,8 +527,8 @@ def show_sam_prediction(image: np.ndarray, masks: Any, scores: Any = None, point
             text += f" · IoU {float(np.asarray(scores).reshape(-1)[i]):.3f}" + (" ★" if i == best else "")
         ax.set_title(text, fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=10, y=0.02, va="bottom")
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=10, y=0.01, va="bottom")
+    fig.tight_layout(rect=(0, 0.06 if title else 0, 1, 0.93))
     if tiny is None and model is not None and hasattr(model, "tiny") and not hasattr(model, "spec"):
         tiny = bool(model.tiny)  # a SamSession
     return mark_random(fig, model=model, tiny=tiny)
