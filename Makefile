@@ -37,7 +37,7 @@ release: $(STAMP)  ## regenerate assignments/release from assignments/source wit
 	cd assignments && PATH="$(abspath $(VENV))/bin:$$PATH" nbgrader generate_assignment assignment4 --force
 
 slides: $(STAMP)  ## build the lecture slides (reveal.js HTML + PDF) into slides/build
-	$(PY) -m course_utils.slides build
+	$(PY) slides/build.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
