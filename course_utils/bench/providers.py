@@ -188,6 +188,16 @@ def _parse_retry_after(headers: Any) -> float | None:
         return max(0.0, when.timestamp() - time.time())
 
 
+def _accepts(func: Any, name: str) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return True
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
 def _status_error(status: int, message: str, headers: Any = None) -> ProviderError:
     if status == 429:
         return ProviderError(message, "rate_limit", True, _parse_retry_after(headers), status)
@@ -261,7 +271,8 @@ class OpenAIProvider(Provider):
     """OpenAI chat completions through the official async SDK.
 
     Args:
-        model: e.g. ``"gpt-4o-mini"``.
+        model: e.g. ``"gpt-4o-mini"``. Models that only accept the default temperature (GPT-5
+            family, reasoning models) need ``GenerationParams(temperature=None)``.
         api_key: A :class:`Secret` or string; ``None`` reads ``key_env`` / Colab secrets.
         base_url: Override the endpoint (tests point it at a loopback server).
         timeout: Seconds per request (the SDK's own retries are off: ``max_retries=0``).
@@ -370,7 +381,7 @@ class AnthropicProvider(Provider):
     """Claude models through the official async ``anthropic`` SDK (messages API).
 
     Args:
-        model: e.g. ``"claude-3-5-haiku-latest"``.
+        model: e.g. ``"claude-haiku-4-5"``.
         api_key: A :class:`Secret` or string; ``None`` reads ``ANTHROPIC_API_KEY`` / Colab secrets.
         base_url: Endpoint override (tests).
         timeout: Seconds per request (SDK retries off).
@@ -378,7 +389,7 @@ class AnthropicProvider(Provider):
 
     provider = "anthropic"
 
-    def __init__(self, model: str = "claude-3-5-haiku-latest", api_key: Secret | str | None = None,
+    def __init__(self, model: str = "claude-haiku-4-5", api_key: Secret | str | None = None,
                  base_url: str | None = None, timeout: float = 60.0,
                  key_env: Sequence[str] = ("ANTHROPIC_API_KEY",)):
         self.model = model
@@ -403,8 +414,8 @@ class AnthropicProvider(Provider):
         import anthropic
 
         kwargs: dict[str, Any] = {}
-        if params.temperature is not None:
-            kwargs["temperature"] = params.temperature
+        if params.temperature is not None and _accepts(self._get_client().messages.create, "temperature"):
+            kwargs["temperature"] = params.temperature  # recent SDKs/models dropped sampling parameters
         try:
             resp = await self._get_client().messages.create(
                 model=self.model, max_tokens=params.max_tokens,
@@ -447,7 +458,7 @@ class GeminiProvider(Provider):
     """Gemini models through the official ``google-genai`` SDK (``client.aio``).
 
     Args:
-        model: e.g. ``"gemini-2.0-flash"``.
+        model: e.g. ``"gemini-2.5-flash"``.
         api_key: A :class:`Secret` or string; ``None`` reads ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY`` /
             Colab secrets.
         base_url: Endpoint override (``HttpOptions(base_url=...)``; tests).
@@ -456,7 +467,7 @@ class GeminiProvider(Provider):
 
     provider = "gemini"
 
-    def __init__(self, model: str = "gemini-2.0-flash", api_key: Secret | str | None = None,
+    def __init__(self, model: str = "gemini-2.5-flash", api_key: Secret | str | None = None,
                  base_url: str | None = None, timeout: float = 60.0,
                  key_env: Sequence[str] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")):
         self.model = model
@@ -480,7 +491,6 @@ class GeminiProvider(Provider):
         return self._client
 
     async def generate(self, request: ProviderRequest, params: GenerationParams) -> ProviderResponse:
-        import httpx
         from google.genai import errors, types
 
         config = types.GenerateContentConfig(max_output_tokens=params.max_tokens, temperature=params.temperature)
@@ -492,12 +502,16 @@ class GeminiProvider(Provider):
         except errors.APIError as exc:
             headers = getattr(getattr(exc, "response", None), "headers", None)
             raise _status_error(int(exc.code or 0), f"HTTP {exc.code}: {str(exc)[:300]}", headers) from exc
-        except (httpx.TimeoutException, asyncio.TimeoutError) as exc:
-            raise ProviderError(f"timeout after {self.timeout} s", "timeout", True) from exc
-        except httpx.TransportError as exc:
-            raise ProviderError(f"connection failed: {exc}", "connection", True) from exc
         except (json.JSONDecodeError, ValueError) as exc:
             raise ProviderError(f"malformed response: {str(exc)[:300]}", "malformed", True) from exc
+        except Exception as exc:
+            # google-genai may use httpx or its fork httpx2: classify transport errors by class name.
+            names = {c.__name__ for c in type(exc).__mro__}
+            if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or "TimeoutException" in names:
+                raise ProviderError(f"timeout after {self.timeout} s", "timeout", True) from exc
+            if "TransportError" in names or isinstance(exc, ConnectionError):
+                raise ProviderError(f"connection failed: {exc}", "connection", True) from exc
+            raise
         try:
             text = resp.text
             usage = resp.usage_metadata

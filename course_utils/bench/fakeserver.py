@@ -1,0 +1,280 @@
+"""A loopback HTTP server that speaks the OpenAI, Anthropic and Gemini APIs, with injected faults.
+
+Used by the tests, the speed benchmark and the lab to exercise the real SDKs offline: point a
+provider's ``base_url`` at :attr:`FakeAPIServer.url` (OpenAI: ``server.openai_url``). The server
+binds to 127.0.0.1 on a free port, counts every request it receives per API and per content key
+(prompt + image), and can answer with latency, ``429`` + ``Retry-After``, ``500``, a hang longer
+than the client timeout, or malformed bodies. It shuts itself down after ``max_lifetime_s``.
+
+Example::
+
+    with FakeAPIServer(latency_s=0.2) as server:
+        server.faults = fail_first("429", times=1, retry_after=0.5)
+        provider = OpenAIProvider("gpt-4o-mini", api_key="sk-test", base_url=server.openai_url)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["FakeAPIServer", "Fault", "RequestInfo", "fail_first", "fail_items"]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What to do with one request.
+
+    Attributes:
+        kind: ``"429"``, ``"500"``, ``"400"``, ``"hang"`` (sleep ``seconds`` before answering),
+            ``"malformed_json"`` (200 with a broken body), ``"malformed_schema"`` (200 with valid
+            JSON missing the answer) or ``"latency"`` (sleep ``seconds`` then answer normally).
+        retry_after: Seconds for the ``Retry-After`` header (429/500), if any.
+        seconds: Delay for ``hang`` / ``latency``.
+    """
+
+    kind: str
+    retry_after: float | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What the fault plan sees: API, content key, how many times this key was seen (1-based), global count."""
+
+    api: str
+    key: str
+    prompt: str
+    attempt: int
+    n: int
+
+
+FaultPlan = Callable[[RequestInfo], "Fault | None"]
+
+
+def fail_first(kind: str, times: int = 1, retry_after: float | None = None, seconds: float = 0.0) -> FaultPlan:
+    """A plan that fails the first ``times`` attempts of every content key with ``kind``."""
+    def plan(info: RequestInfo) -> Fault | None:
+        return Fault(kind, retry_after, seconds) if info.attempt <= times else None
+    return plan
+
+
+def fail_items(rules: dict[str, list[Fault | None]]) -> FaultPlan:
+    """Per-prompt scripts: ``{substring of the prompt: [fault for attempt 1, attempt 2, ...]}``."""
+    def plan(info: RequestInfo) -> Fault | None:
+        for needle, script in rules.items():
+            if needle in info.prompt and info.attempt <= len(script):
+                return script[info.attempt - 1]
+        return None
+    return plan
+
+
+def _content_key(prompt: str, image_b64: str) -> str:
+    return hashlib.sha256((prompt + "\x00" + image_b64).encode()).hexdigest()[:16]
+
+
+class FakeAPIServer:
+    """Loopback server for the three chat APIs.
+
+    Args:
+        latency_s: Delay before every answer.
+        answer: ``prompt -> answer text`` (default ``"yes"``).
+        usage: ``(prompt, answer) -> (input_tokens, output_tokens)``; default
+            ``(1000 + len(prompt), len(answer.split()) + 1)``.
+        max_lifetime_s: The server stops by itself after this many seconds.
+        faults: A fault plan (see :func:`fail_first`, :func:`fail_items`), settable later.
+    """
+
+    def __init__(self, latency_s: float = 0.0, answer: Callable[[str], str] | None = None,
+                 usage: Callable[[str, str], tuple[int, int]] | None = None, max_lifetime_s: float = 600.0,
+                 faults: FaultPlan | None = None):
+        self.latency_s = latency_s
+        self.answer = answer or (lambda prompt: "yes")
+        self.usage = usage or (lambda prompt, ans: (1000 + len(prompt), len(ans.split()) + 1))
+        self.faults = faults
+        self.max_lifetime_s = max_lifetime_s
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.answered: Counter[tuple[str, str]] = Counter()
+        self.statuses: Counter[int] = Counter()
+        self.auth_seen: Counter[str] = Counter()
+        self.times: dict[tuple[str, str], list[float]] = {}
+        self.total = 0
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._timer: threading.Timer | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> FakeAPIServer:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                server._handle(self)
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+        self._thread.start()
+        self._timer = threading.Timer(self.max_lifetime_s, self.stop)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> FakeAPIServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL for Anthropic and Gemini clients."""
+        assert self._httpd is not None, "call start() first"
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    @property
+    def openai_url(self) -> str:
+        """Base URL for OpenAI clients (with the ``/v1`` prefix)."""
+        return self.url + "/v1"
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.counts.clear()
+            self.answered.clear()
+            self.statuses.clear()
+            self.auth_seen.clear()
+            self.times.clear()
+            self.total = 0
+
+    # ----------------------------------------------------------------- protocol
+
+    @staticmethod
+    def _parse(path: str, body: dict[str, Any]) -> tuple[str, str, str, str]:
+        """(api, model, prompt, image_b64) from a request body."""
+        if path.endswith("/chat/completions"):
+            parts = body["messages"][-1]["content"]
+            prompt = "".join(p.get("text", "") for p in parts if p.get("type") == "text")
+            image = "".join(p["image_url"]["url"] for p in parts if p.get("type") == "image_url")
+            return "openai", body.get("model", ""), prompt, image
+        if path.endswith("/messages"):
+            parts = body["messages"][-1]["content"]
+            prompt = "".join(p.get("text", "") for p in parts if p.get("type") == "text")
+            image = "".join(p["source"]["data"] for p in parts if p.get("type") == "image")
+            return "anthropic", body.get("model", ""), prompt, image
+        if ":generateContent" in path:
+            parts = body["contents"][-1]["parts"]
+            prompt = "".join(p.get("text", "") for p in parts if "text" in p)
+            image = "".join(p.get("inlineData", p.get("inline_data", {})).get("data", "") for p in parts)
+            model = path.split("/models/")[-1].split(":")[0]
+            return "gemini", model, prompt, image
+        raise KeyError(path)
+
+    def _body(self, api: str, model: str, text: str, n_in: int, n_out: int) -> dict[str, Any]:
+        if api == "openai":
+            return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                 "finish_reason": "stop", "logprobs": None}],
+                    "usage": {"prompt_tokens": n_in, "completion_tokens": n_out, "total_tokens": n_in + n_out}}
+        if api == "anthropic":
+            return {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+                    "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+                    "usage": {"input_tokens": n_in, "output_tokens": n_out}}
+        return {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP",
+                                "index": 0}],
+                "usageMetadata": {"promptTokenCount": n_in, "candidatesTokenCount": n_out,
+                                  "totalTokenCount": n_in + n_out}, "modelVersion": model}
+
+    @staticmethod
+    def _error_body(api: str, status: int, message: str) -> dict[str, Any]:
+        if api == "anthropic":
+            kind = {429: "rate_limit_error", 500: "api_error", 400: "invalid_request_error"}.get(status, "api_error")
+            return {"type": "error", "error": {"type": kind, "message": message}}
+        if api == "gemini":
+            return {"error": {"code": status, "message": message,
+                              "status": {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}.get(status, "INVALID_ARGUMENT")}}
+        return {"error": {"message": message, "type": "fake_error", "code": status}}
+
+    def _send(self, handler: BaseHTTPRequestHandler, status: int, payload: bytes,
+              headers: dict[str, str] | None = None) -> None:
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(payload)))
+            for k, v in (headers or {}).items():
+                handler.send_header(k, v)
+            handler.end_headers()
+            handler.wfile.write(payload)
+            handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout test)
+        with self._lock:
+            self.statuses[status] += 1
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length)
+        try:
+            body = json.loads(raw)
+            api, model, prompt, image = self._parse(handler.path.split("?")[0], body)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            self._send(handler, 400, json.dumps({"error": {"message": f"bad request: {exc}"}}).encode())
+            return
+        key = _content_key(prompt, image.split(",")[-1])
+        auth = handler.headers.get("Authorization") or handler.headers.get("x-api-key") or \
+            handler.headers.get("x-goog-api-key") or ""
+        with self._lock:
+            self.total += 1
+            self.counts[(api, key)] += 1
+            attempt = self.counts[(api, key)]
+            self.times.setdefault((api, key), []).append(time.monotonic())
+            n = self.total
+            self.auth_seen[hashlib.sha256(auth.encode()).hexdigest()[:12]] += 1
+        fault = self.faults(RequestInfo(api, key, prompt, attempt, n)) if self.faults else None
+        delay = self.latency_s + (fault.seconds if fault and fault.kind in ("latency", "hang") else 0.0)
+        if delay:
+            time.sleep(delay)
+        if fault is not None and fault.kind in ("429", "500", "400", "503"):
+            status = int(fault.kind)
+            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            self._send(handler, status, json.dumps(self._error_body(api, status, "injected")).encode(), headers)
+            return
+        if fault is not None and fault.kind == "malformed_json":
+            self._send(handler, 200, b'{"choices": [ {"message": ')
+            return
+        if fault is not None and fault.kind == "malformed_schema":
+            self._send(handler, 200, json.dumps({"unexpected": True}).encode())
+            return
+        text = self.answer(prompt)
+        n_in, n_out = self.usage(prompt, text)
+        self._send(handler, 200, json.dumps(self._body(api, model, text, n_in, n_out)).encode())
+        with self._lock:
+            self.answered[(api, key)] += 1
+
+
+def image_key(prompt: str, image: bytes) -> str:
+    """The content key the server uses for a request (for tests)."""
+    return _content_key(prompt, base64.b64encode(image).decode())
