@@ -15,6 +15,7 @@ from course_utils.sam import (
     AUTO_PRESETS,
     EmbeddingCache,
     SamSession,
+    _image_hash,
     _points_per_batch,
     auto_masks,
     model_fingerprint,
@@ -234,6 +235,7 @@ def test_disk_cache_default_location(tiny, image):
 # --------------------------------------------------------------------------- automatic masks
 
 
+@pytest.mark.slow
 def test_auto_masks_match_the_raw_generator_sorted_by_area(tiny, image):
     small = np.ascontiguousarray(image[::3, ::3])  # (100, 151): keeps the test fast
     settings = {"points_per_side": 3, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
@@ -252,8 +254,7 @@ def test_auto_masks_match_the_raw_generator_sorted_by_area(tiny, image):
     np.testing.assert_array_equal(sess.image, image)
     # and a second run reuses the embedding of the small image
     auto_masks(sess, small, **settings)
-    assert sess.predictor.cache.get((sess.fingerprint, __import__("course_utils.sam").sam._image_hash(small)))[0] \
-        is not None
+    assert sess.predictor.cache.get((sess.fingerprint, _image_hash(small)))[0] is not None
 
 
 def test_auto_masks_presets_and_errors(tiny):
