@@ -213,7 +213,7 @@ def vit_diagram() -> plt.Figure:
              ("[CLS] 출력 → MLP / Linear head → 클래스", BLUE)]
     for i, (text, col) in enumerate(steps):
         y = 0.3 + i * 1.6
-        _box(ax, 0.2, y, 5.6, 1.0, text, col, 12.5, bold=(i == 3))
+        _box(ax, 0.2, y, 5.6, 1.0, text, col, 11.5, bold=(i == 3))
         if i:
             _arrow(ax, (3.0, y - 0.6), (3.0, y))
     ax.text(3.0, 9.95, "ViT 전체 구조 (Dosovitskiy et al., 2021)", ha="center", va="top", fontsize=12, fontweight="bold")
