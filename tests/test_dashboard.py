@@ -128,3 +128,23 @@ def test_uploaded_image_becomes_the_current_photo():
     np.testing.assert_array_equal(dash.image, sample_image("astronaut"))
     dash._uploaded({"new": ({"name": "bad.png", "content": memoryview(b"not an image")},)})
     assert dash.image_name == "upload: me.png"  # a bad upload changes nothing
+
+
+def test_sam_tab_seeds_point_prompts_from_dino_clusters():
+    from course_utils.widgets.dashboard import Dashboard
+
+    dash = Dashboard(images=_small_images(), vit="vit_small", tiny=True)
+    dash.tab.selected_index = 2
+    sam_tab = dash.tabs[2]
+    assert sam_tab.error is None, sam_tab.error
+    box = sam_tab.body.children[0]
+    k, positive, button = box.children[1].children
+    k.value, positive.value = 3, 1
+    button.click()
+    assert sam_tab.error is None, sam_tab.error
+    widget = box.children[2]
+    view = dash._dino_view()
+    coords, labels = view.cluster_seed_points(3, 1)
+    np.testing.assert_allclose(widget.points, coords, atol=1e-3)
+    assert widget.labels.tolist() == labels.tolist() and labels.sum() == 1
+    assert widget.masks is not None and widget.masks.shape[1:] == dash.image.shape[:2]

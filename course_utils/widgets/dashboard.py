@@ -288,14 +288,16 @@ class Dashboard:
         def seed(*_: Any) -> None:
             view = self._dino_view()
             coords, labels = view.cluster_seed_points(int(k.value), int(positive.value))
-            sam_widget.set_prompts(points=coords, labels=labels)
+            sam_widget.clear()
+            for (x, y), label in zip(coords, labels):
+                sam_widget.add_point(float(x), float(y), int(label))
 
         seed_button.on_click(lambda b: tab.run("DINO feature로 점을 고르는 중...", seed))
         return W.VBox([
             W.HTML(f"<b>{html.escape(loaded.weights_note)}</b>: 클릭 = positive point, 모드 전환 또는 "
                    "오른쪽 클릭 = negative point, 드래그 = box."),
             W.HBox([k, positive, seed_button]),
-            sam_widget.widget if hasattr(sam_widget, "widget") else sam_widget,
+            sam_widget,
         ])
 
     def _build_bench(self) -> W.Widget:
