@@ -328,3 +328,37 @@ def test_source_runs_with_heavy_cells_in_tiny_mode(tmp_path):
     copy = tmp_path / path.name
     nbformat.write(nb, copy)
     run_notebook(copy, timeout=300, env={"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
+
+
+# The zip_collect regular expression documented in docs/instructor.md (Moodle file names).
+MOODLE_REGEXP = (r".*_(?P<student_id>\d+)_assignsubmission_file_(?:Copy of )?"
+                 r"(?P<file_id>assignment4\.ipynb)")
+
+
+@pytest.mark.slow
+def test_feedback_and_grade_export(graded, generated):
+    proc = nbgrader(generated, "generate_feedback", ASSIGNMENT, "--student", "perfect")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (generated / "feedback" / "perfect" / ASSIGNMENT / "assignment4.html").exists()
+    proc = nbgrader(generated, "export", "--to", "grades.csv")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = (generated / "grades.csv").read_text().splitlines()
+    assert any(row.startswith("assignment4,") and ",perfect," in row for row in rows), rows[:5]
+
+
+@pytest.mark.slow
+def test_zip_collect_with_the_documented_regexp(tmp_path):
+    assert MOODLE_REGEXP in (ROOT / "docs" / "instructor.md").read_text(encoding="utf-8")
+    course = make_course(tmp_path)
+    archive = course / "downloaded" / ASSIGNMENT / "archive"
+    archive.mkdir(parents=True)
+    release = COURSE / "release" / ASSIGNMENT / "assignment4.ipynb"
+    shutil.copy(release, archive / "Hong Gildong_20261234_assignsubmission_file_assignment4.ipynb")
+    import zipfile
+
+    with zipfile.ZipFile(archive / "batch.zip", "w") as zf:
+        zf.write(release, "Kim Minji_20265678_assignsubmission_file_Copy of assignment4.ipynb")
+    proc = nbgrader(course, "zip_collect", ASSIGNMENT, f"--FileNameCollectorPlugin.named_regexp={MOODLE_REGEXP}")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for student in ("20261234", "20265678"):
+        assert (course / "submitted" / student / ASSIGNMENT / "assignment4.ipynb").exists(), proc.stderr[-2000:]
