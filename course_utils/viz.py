@@ -409,16 +409,16 @@ def show_attention_heads(image: np.ndarray, maps: Any, layer: int = -1, query: i
     n = len(per_head)
     ncols = max(1, min(ncols, n))
     nrows = (n + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.3) * nrows + 0.5), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for h, heat in enumerate(per_head):
         ax = axes.ravel()[h]
         ax.imshow(overlay_heatmap(image, heat, alpha=alpha, cmap="inferno"))
         ax.set_title(f"head {h}", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / fig.get_figheight()))
     fig.suptitle(f"layer {idx + 1} (index {idx}): {_query_name(maps, query)} -> patches, every head",
-                 fontsize=10, y=0.97)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+                 fontsize=10, y=1 - 0.25 / fig.get_figheight())
     return mark_random(fig, tiny=_maps_random(maps, model, tiny))
 
 
