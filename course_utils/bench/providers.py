@@ -594,6 +594,22 @@ class TransformersProvider(Provider):
         return self._loaded
 
     def _run_batch(self, requests: Sequence[ProviderRequest], params: GenerationParams) -> list[ProviderResponse]:
+        if self.spec.arch == "BlipForQuestionAnswering" and len(requests) > 1:
+            # BLIP VQA's generate() attends to every question token including padding (its mask is all
+            # ones), so padded batches change answers. Batch only questions of equal token length.
+            tokenizer = self.load().processor.tokenizer
+            groups: dict[int, list[int]] = {}
+            for i, r in enumerate(requests):
+                groups.setdefault(len(tokenizer(r.question or r.prompt)["input_ids"]), []).append(i)
+            if len(groups) > 1:
+                out: list[ProviderResponse | None] = [None] * len(requests)
+                for idx in groups.values():
+                    for i, resp in zip(idx, self._run_group([requests[i] for i in idx], params)):
+                        out[i] = resp
+                return [r for r in out if r is not None]
+        return self._run_group(requests, params)
+
+    def _run_group(self, requests: Sequence[ProviderRequest], params: GenerationParams) -> list[ProviderResponse]:
         import io
 
         import torch
