@@ -203,50 +203,61 @@ def multihead_figure(dim: int = 768, heads: int = 12, tokens: int = 197) -> plt.
 # --------------------------------------------------------------------------- ViT
 
 
-def vit_diagram() -> plt.Figure:
-    """ViT overview (left) and one pre-norm encoder block with its residual connections (right)."""
-    fig, ax = _canvas(11.5, 6.2, (0, 13), (-0.1, 10.1))
-    # left: overview, bottom to top
-    steps = [("이미지 224×224×3", GREY), ("Patch embedding: 16×16 패치 → Linear (Conv2d)", BLUE),
-             ("[CLS] + 196 patch tokens, + position embedding", ORANGE),
-             ("Transformer encoder block × L (pre-norm)", PURPLE), ("최종 LayerNorm", GREEN),
-             ("[CLS] 출력 → MLP / Linear head → 클래스", BLUE)]
+def vit_overview() -> plt.Figure:
+    """ViT from image to class, left to right (ViT-B/16 shapes)."""
+    fig, ax = _canvas(12.5, 2.5, (0, 12.8), (0.4, 2.7))
+    steps = [("이미지\n224×224×3", GREY), ("16×16 패치\n196개 → Linear\n(= Conv2d)", BLUE),
+             ("[CLS] + 196 tokens\n+ position emb.\n197 × 768", ORANGE), ("Encoder block\n× L = 12\n(pre-norm)", PURPLE),
+             ("최종\nLayerNorm", GREEN), ("[CLS] 출력\n→ head\n→ 1000 classes", BLUE)]
+    w, gap = 1.85, 0.3
     for i, (text, col) in enumerate(steps):
-        y = 0.3 + i * 1.6
-        _box(ax, 0.2, y, 5.6, 1.0, text, col, 11.5, bold=(i == 3))
+        x = 0.1 + i * (w + gap)
+        _box(ax, x, 0.6, w, 1.9, text, col, 11.5, bold=(i == 3))
         if i:
-            _arrow(ax, (3.0, y - 0.6), (3.0, y))
-    ax.text(3.0, 9.95, "ViT 전체 구조 (Dosovitskiy et al., 2021)", ha="center", va="top", fontsize=12, fontweight="bold")
-    # right: pre-norm block, bottom to top
-    x0, w = 9.0, 3.0
+            _arrow(ax, (x - gap, 1.55), (x, 1.55))
+    return fig
+
+
+def _encoder_block(ax, x0: float, w: float, order: list[tuple[str, str]], residual: bool) -> None:
+    """Draw one encoder block bottom to top; "+" entries are residual adds."""
     xc = x0 + w / 2
-    ax.text(xc, 9.95, "Encoder block (pre-norm)", ha="center", va="top", fontsize=12, fontweight="bold")
-    ax.text(xc, 0.05, r"input $x_{\ell-1}$", ha="center", va="bottom", fontsize=11)
-    _arrow(ax, (xc, 0.45), (xc, 0.9))
-    ln1 = _box(ax, x0, 0.9, w, 0.8, "LayerNorm", GREEN, 11)
-    _box(ax, x0, 2.2, w, 0.9, "Multi-Head Self-Attention", BLUE, 11)
-    _arrow(ax, (xc, ln1[1] + 0.8), (xc, 2.2))
-    ax.add_patch(plt.Circle((xc, 3.75), 0.25, facecolor="white", edgecolor="#333", linewidth=1.3))
-    ax.text(xc, 3.75, "+", ha="center", va="center", fontsize=14)
-    _arrow(ax, (xc, 3.1), (xc, 3.5))
-    _box(ax, x0, 4.6, w, 0.8, "LayerNorm", GREEN, 11)
-    _arrow(ax, (xc, 4.0), (xc, 4.6))
-    _box(ax, x0, 5.9, w, 0.9, "MLP (D → 4D → D, GELU)", ORANGE, 11)
-    _arrow(ax, (xc, 5.4), (xc, 5.9))
-    ax.add_patch(plt.Circle((xc, 7.45), 0.25, facecolor="white", edgecolor="#333", linewidth=1.3))
-    ax.text(xc, 7.45, "+", ha="center", va="center", fontsize=14)
-    _arrow(ax, (xc, 6.8), (xc, 7.2))
-    _arrow(ax, (xc, 7.7), (xc, 8.4))
-    ax.text(xc, 8.5, r"output $x_\ell$", ha="center", va="bottom", fontsize=11)
-    # residual paths on the right side
-    xr = x0 + w + 0.55
-    for (y_from, y_to) in [(0.65, 3.75), (4.25, 7.45)]:
-        ax.plot([xc, xr, xr], [y_from, y_from, y_to], color="#c0392b", linewidth=1.6)
-        _arrow(ax, (xr, y_to), (xc + 0.25, y_to), color="#c0392b")
-    ax.text(xr + 0.1, 2.2, "residual", rotation=90, color="#c0392b", fontsize=10, va="center")
-    ax.text(xr + 0.1, 5.9, "residual", rotation=90, color="#c0392b", fontsize=10, va="center")
-    ax.text(xc - 0.45, 3.75, r"$x' = x + \mathrm{MSA}(\mathrm{LN}(x))$", fontsize=11, ha="right", va="center")
-    ax.text(xc - 0.45, 7.45, r"$x'' = x' + \mathrm{MLP}(\mathrm{LN}(x'))$", fontsize=11, ha="right", va="center")
+    y = 0.9
+    ax.text(xc, 0.2, "input x", ha="center", va="bottom", fontsize=13)
+    _arrow(ax, (xc, 0.62), (xc, y))
+    branch_from = 0.75
+    for label, col in order:
+        if label == "+":
+            ax.add_patch(plt.Circle((xc, y + 0.3), 0.28, facecolor="white", edgecolor="#333", linewidth=1.3))
+            ax.text(xc, y + 0.3, "+", ha="center", va="center", fontsize=16)
+            if residual:
+                xr = x0 + w + 0.45
+                ax.plot([xc, xr, xr], [branch_from, branch_from, y + 0.3], color="#c0392b", linewidth=1.8)
+                _arrow(ax, (xr, y + 0.3), (xc + 0.28, y + 0.3), color="#c0392b")
+                branch_from = y + 0.75
+            y += 0.6
+        else:
+            _box(ax, x0, y, w, 0.7, label, col, 13)
+            y += 0.7
+        _arrow(ax, (xc, y), (xc, y + 0.3))
+        y += 0.3
+    ax.text(xc, y + 0.02, "output", ha="center", va="bottom", fontsize=13)
+
+
+def encoder_block_figure() -> plt.Figure:
+    """The ViT encoder block as the paper defines it (pre-norm, residuals) next to the outline's drawing."""
+    fig, ax = _canvas(12, 5.6, (0, 12.5), (0, 7.9))
+    right = [("LayerNorm", GREEN), ("Multi-Head Self-Attention", BLUE), ("+", ""), ("LayerNorm", GREEN),
+             ("MLP (D → 4D → D, GELU)", ORANGE), ("+", "")]
+    _encoder_block(ax, 0.4, 3.6, right, residual=True)
+    ax.text(2.2, 7.85, "ViT 논문 (Eq. 2–3): pre-norm ✔", ha="center", va="top", fontsize=14, fontweight="bold",
+            color="#1e7b34")
+    ax.text(5.0, 3.2, r"$x' = x + \mathrm{MSA}(\mathrm{LN}(x))$", fontsize=14, va="center")
+    ax.text(5.0, 6.1, r"$x'' = x' + \mathrm{MLP}(\mathrm{LN}(x'))$", fontsize=14, va="center")
+    wrong = [("Multi-Head Attention", BLUE), ("Layer Normalization", GREEN), ("MLP (Feed Forward)", ORANGE),
+             ("Layer Normalization", GREEN)]
+    _encoder_block(ax, 8.6, 3.4, wrong, residual=False)
+    ax.text(10.3, 7.85, "강의 초안의 그림 ✘", ha="center", va="top", fontsize=14, fontweight="bold", color="#c0392b")
+    ax.text(10.3, 5.8, "LN이 뒤에 오고 residual이 없음", ha="center", va="center", fontsize=12, color="#c0392b")
     return fig
 
 
@@ -380,5 +391,26 @@ def cost_figure() -> plt.Figure:
     ax.set_ylabel("USD / 1,000 images")
     ax.set_title("가상의 가격 (입력 1달러, 출력 4달러 / 1M tokens)으로 본 구조: 실제 가격 아님", fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def title_strip() -> plt.Figure:
+    """Three views of the cat photo for the title slide: photo, 16x16 patch grid, one query's toy attention."""
+    from course_utils.viz import overlay_heatmap
+
+    img = square_photo("chelsea", 224)
+    p, n = 16, 14
+    x = torch.tensor(img, dtype=torch.float32).reshape(n, p, n, p, 3).permute(0, 2, 1, 3, 4).reshape(n * n, -1)
+    x = F.normalize(x - x.mean(dim=0, keepdim=True), dim=-1)
+    row = (x[5 * n + 4] @ x.T / 0.2).softmax(dim=-1)  # (196,)
+    row[5 * n + 4] = row[torch.arange(n * n) != 5 * n + 4].max()
+    panels = [(img, "photo"), (draw_patch_grid(img, p), "196 patches = 196 tokens"),
+              (overlay_heatmap(img, row.reshape(n, n).numpy(), alpha=0.6, cmap="inferno"), "attention (toy)")]
+    fig, axes = plt.subplots(1, 3, figsize=(9.5, 3.4))
+    for ax, (im, title) in zip(axes, panels):
+        ax.imshow(im)
+        ax.set_title(title, fontsize=12)
+        ax.axis("off")
     fig.tight_layout()
     return fig
