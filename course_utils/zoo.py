@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["ZOO_NAMES", "vit_zoo_table", "vit_macs", "format_zoo_table"]
+__all__ = ["ZOO_NAMES", "vit_zoo_table", "vit_macs", "format_zoo_table", "register"]
 
 ZOO_NAMES: tuple[str, ...] = (
     "vit_tiny_patch16_224",
@@ -181,6 +181,20 @@ def format_zoo_table(rows: Sequence[dict[str, Any]], style: str = "markdown") ->
     fmt_row = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
                                       for i, (c, w) in enumerate(zip(cells, widths)))
     return "\n".join([fmt_row(header), *(fmt_row(r) for r in body)])
+
+
+def _zoo_command(args: Any) -> int:
+    print(format_zoo_table(vit_zoo_table(args.names or ZOO_NAMES, img_size=args.img_size), style=args.style))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``vit-zoo`` (print the computed ViT zoo table) to the ``course-utils`` command line."""
+    p = subparsers.add_parser("vit-zoo", help="print the ViT model zoo table computed from timm architectures")
+    p.add_argument("names", nargs="*", help=f"timm ViT names (default: {' '.join(ZOO_NAMES)})")
+    p.add_argument("--img-size", type=int, default=224, help="input size in pixels (default 224)")
+    p.add_argument("--style", choices=("text", "markdown"), default="text")
+    p.set_defaults(func=_zoo_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -213,3 +213,15 @@ def test_attention_explorer_follows_its_controls():
     np.testing.assert_array_equal(box.current_image,
                                   overlay_heatmap(image, rollout_map(maps, query=1), 0.6, "inferno"))
     assert c["layer"].disabled and box.children[0].value.count("RANDOM WEIGHTS") == 1
+
+
+def test_dynamic_size_timm_model_gets_its_grid_from_the_input():
+    torch.manual_seed(0)
+    model = timm.create_model("vit_small_patch14_reg4_dinov2", img_size=224, embed_dim=24, depth=2, num_heads=6,
+                              dynamic_img_size=True).eval()
+    x = torch.randn(1, 3, 140, 98)
+    maps = capture_attention(model, x)
+    assert maps.grid == (10, 7) and maps.num_prefix_tokens == 5 and maps.num_tokens == 5 + 70
+    torch.testing.assert_close(maps.attn, _timm_eager_reference(model, x), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="multiple of the patch size"):
+        capture_attention(model, torch.randn(1, 3, 141, 98))

@@ -94,3 +94,14 @@ def test_bad_names_are_explained():
 
 def test_no_assignment_solution_is_exported():
     assert not hasattr(zoo, "count_parameters")
+
+
+def test_cli_subcommand(capsys):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    zoo.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["vit-zoo", "vit_tiny_patch16_224", "--style", "markdown"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == format_zoo_table(vit_zoo_table(["vit_tiny_patch16_224"]))
