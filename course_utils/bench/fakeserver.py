@@ -278,3 +278,27 @@ class FakeAPIServer:
 def image_key(prompt: str, image: bytes) -> str:
     """The content key the server uses for a request (for tests)."""
     return _content_key(prompt, base64.b64encode(image).decode())
+
+
+def _main() -> None:  # pragma: no cover - used by benchmarks/bench_runner.py
+    """``python -m course_utils.bench.fakeserver [latency_s] [lifetime_s]``: serve, print the URL, stop later."""
+    import sys
+
+    latency = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
+    lifetime = float(sys.argv[2]) if len(sys.argv) > 2 else 120.0
+    server = FakeAPIServer(latency_s=latency, max_lifetime_s=lifetime).start()
+    print(server.url, flush=True)
+    deadline = time.monotonic() + lifetime
+    try:
+        while time.monotonic() < deadline and server._httpd is not None:
+            line = sys.stdin.readline()
+            if not line:  # parent closed stdin: stop
+                break
+            if line.strip() == "count":
+                print(server.total, flush=True)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _main()
