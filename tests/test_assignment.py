@@ -37,7 +37,7 @@ MANUAL = {"perf_local": 5, "perf_benchmark": 5, "perf_analysis": 15, "dashboard_
           "documentation": 10, "creativity": 10}
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
-CELL_TIMEOUT_S = 20  # per-cell timeout used for the test submissions (the course config uses 60 s)
+CELL_TIMEOUT_S = 30  # per-cell timeout used for the test submissions (the course config uses 60 s)
 
 
 def nbgrader_meta(cell) -> dict:
@@ -233,6 +233,18 @@ def cell_by_id(nb: nbformat.NotebookNode, grade_id: str):
     return next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id)
 
 
+SKLEARN_KNN = '''
+from sklearn.neighbors import KNeighborsClassifier
+
+
+def weighted_knn_predict(train_feats, train_labels, test_feats, k=20, T=0.07, num_classes=None):
+    clf = KNeighborsClassifier(n_neighbors=min(k, len(train_feats)), metric="cosine", algorithm="brute",
+                               weights=lambda d: np.exp((1 - d) / T))
+    clf.fit(np.asarray(train_feats), np.asarray(train_labels))
+    return torch.as_tensor(clf.predict(np.asarray(test_feats))).long()
+'''
+
+
 def submit(course: Path, student: str, notebooks: dict[str, nbformat.NotebookNode]) -> None:
     folder = course / "submitted" / student / ASSIGNMENT
     folder.mkdir(parents=True)
@@ -265,7 +277,7 @@ def scores(course: Path, student: str) -> dict[str, tuple[float | None, float]]:
 
 @pytest.fixture(scope="module")
 def graded(generated) -> dict[str, dict[str, tuple[float | None, float]]]:
-    """Three students: perfect, one wrong function, one infinite loop + one exception."""
+    """Three students: perfect; a wrong attention and a forbidden k-NN; an infinite loop and an exception."""
     course = generated
     nb_path = next(p for p in NOTEBOOKS if p.name == "assignment4.ipynb")
     perfect = solved(nb_path, course)
@@ -275,6 +287,8 @@ def graded(generated) -> dict[str, dict[str, tuple[float | None, float]]]:
     cell = cell_by_id(wrong, "sdpa")
     cell.source = cell.source.replace(" / math.sqrt(q.shape[-1])", "")
     assert "math.sqrt" not in cell.source
+    cell = cell_by_id(wrong, "weighted_knn")  # forbidden library: scikit-learn does the k-NN
+    cell.source = SKLEARN_KNN
     submit(course, "wrong", {nb_path.name: wrong})
 
     crashy = solved(nb_path, course)
@@ -307,8 +321,9 @@ def test_solution_gets_full_marks(graded):
 def test_wrong_function_loses_exactly_its_points(graded):
     got = graded["wrong"]
     lost = {g: AUTOGRADED[g] - got[g][0] for g in AUTOGRADED if got[g][0] != AUTOGRADED[g]}
-    # MultiHeadSelfAttention, Block and VisionTransformer build on the wrong attention yet keep their points.
-    assert lost == {"test_sdpa": 4}
+    # MultiHeadSelfAttention, Block and VisionTransformer build on the wrong attention yet keep their points;
+    # the k-NN that calls scikit-learn passes the visible test but not the hidden ones.
+    assert lost == {"test_sdpa": 4, "test_weighted_knn": 3}
 
 
 @pytest.mark.slow
