@@ -33,7 +33,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 release: $(STAMP)  ## regenerate assignments/release from assignments/source with nbgrader (commit the result)
-	cd assignments && PATH="$(abspath $(VENV))/bin:$$PATH" nbgrader validate source/assignment4/*.ipynb
+	cd assignments && PATH="$(abspath $(VENV))/bin:$$PATH" nbgrader validate source/assignment4/*.ipynb 2>&1 \
+	  | tee /dev/stderr | grep "passes all the tests" >/dev/null  # nbgrader validate exits 0 even on failure
 	cd assignments && PATH="$(abspath $(VENV))/bin:$$PATH" nbgrader generate_assignment assignment4 --force
 
 slides: $(STAMP)  ## build the lecture slides (reveal.js HTML + PDF) into slides/build
