@@ -71,7 +71,7 @@ class ResponseCache:
     def put(self, key: str, identity: str, prompt: str, image_hash: str, params: dict[str, Any], output: str,
             input_tokens: int, output_tokens: int, latency_s: float, amortised_s: float,
             cost_usd: float | None) -> None:
-        """Store a response durably (committed and fsynced before returning)."""
+        """Store a response (committed before returning: it survives the process being killed)."""
         self._conn.execute(
             "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, identity, prompt, image_hash, json.dumps(params, sort_keys=True), output, input_tokens,

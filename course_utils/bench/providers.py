@@ -300,6 +300,16 @@ class OpenAIProvider(Provider):
         self.open_source = open_source
         self._client: Any = None
 
+    @property
+    def identity(self) -> str:
+        # A non-default endpoint is part of the identity: answers of a test server never feed the real cache.
+        return f"{self.provider}:{self.model}" + (f"@{self.base_url}" if self.base_url else "")
+
+    @property
+    def label(self) -> str:
+        host = f" @ {self.base_url.split('//')[-1].split('/')[0]}" if self.base_url else ""
+        return f"{self.model} ({self.provider}{host})"
+
     def _get_client(self) -> Any:
         if self._client is None:
             import openai
@@ -402,6 +412,16 @@ class AnthropicProvider(Provider):
         self.timeout = timeout
         self._client: Any = None
 
+    @property
+    def identity(self) -> str:
+        # A non-default endpoint is part of the identity: answers of a test server never feed the real cache.
+        return f"{self.provider}:{self.model}" + (f"@{self.base_url}" if self.base_url else "")
+
+    @property
+    def label(self) -> str:
+        host = f" @ {self.base_url.split('//')[-1].split('/')[0]}" if self.base_url else ""
+        return f"{self.model} ({self.provider}{host})"
+
     def _get_client(self) -> Any:
         if self._client is None:
             import anthropic
@@ -479,6 +499,16 @@ class GeminiProvider(Provider):
         self.base_url = base_url
         self.timeout = timeout
         self._client: Any = None
+
+    @property
+    def identity(self) -> str:
+        # A non-default endpoint is part of the identity: answers of a test server never feed the real cache.
+        return f"{self.provider}:{self.model}" + (f"@{self.base_url}" if self.base_url else "")
+
+    @property
+    def label(self) -> str:
+        host = f" @ {self.base_url.split('//')[-1].split('/')[0]}" if self.base_url else ""
+        return f"{self.model} ({self.provider}{host})"
 
     def _get_client(self) -> Any:
         if self._client is None:

@@ -11,7 +11,7 @@ One call runs a task against several providers::
 * Rate limits (429, honouring ``Retry-After``), 5xx, timeouts and malformed bodies are retried
   with exponential backoff and full jitter; after ``max_retries`` the item is recorded as an
   error and the run goes on. Client errors (400, 401, 403...) are not retried.
-* Every finished item is committed to ``<run_dir>/run.sqlite`` (WAL, fsync) as it completes,
+* Every finished item is committed to ``<run_dir>/run.sqlite`` (SQLite WAL) as it completes,
   and every paid answer to the response cache before that: a run killed at any moment and
   started again with the same ``run_dir`` loses no finished item and repeats no paid call.
 * The ledger records per item: output, latency, tokens, cost (from the dated pricing table) and
@@ -89,7 +89,7 @@ class RunStore:
         return json.loads(row[0]) if row else {}
 
     def write(self, record: Mapping[str, Any]) -> None:
-        """Commit one item's record (autocommit + synchronous=FULL: durable when this returns)."""
+        """Commit one item's record (autocommit in WAL mode: it survives a kill once this returns)."""
         self.conn.execute(f"INSERT OR REPLACE INTO results VALUES ({', '.join('?' * len(_RESULT_COLUMNS))})",
                           tuple(record.get(c) for c in _RESULT_COLUMNS))
 
