@@ -19,7 +19,7 @@ from pathlib import Path
 __all__ = ["dashboard_notebook", "voila_command", "export_space", "repository_url", "register"]
 
 DASHBOARD_CELLS = [
-    ("markdown", "# Week 4 dashboard\n\nViT attention, DINOv2, SAM and benchmark results for one photo. "
+    ("markdown", "ViT attention, DINOv2, SAM and benchmark results for one photo. "
                  "사진을 고르거나 업로드한 뒤 탭을 여세요."),
     ("code", "from course_utils.widgets.dashboard import Dashboard\n\ndashboard = Dashboard()\ndashboard.show();"),
 ]
@@ -52,9 +52,14 @@ def dashboard_notebook(path: str | os.PathLike) -> Path:
 
 
 def voila_command(notebook: str | os.PathLike, port: int, ip: str = "127.0.0.1",
-                  executable: str = "voila") -> list[str]:
-    """The Voila command line that serves ``notebook`` (shared by the CLI, the Space and the tests)."""
-    return [executable, str(notebook), f"--port={port}", "--no-browser", f"--Voila.ip={ip}",
+                  executable: str | list[str] = "voila") -> list[str]:
+    """The Voila command line that serves ``notebook`` (shared by the CLI, the Space and the tests).
+
+    Args:
+        executable: The program, or a prefix such as ``[sys.executable, "-m", "voila"]``.
+    """
+    prefix = [executable] if isinstance(executable, str) else list(executable)
+    return [*prefix, str(notebook), f"--port={port}", "--no-browser", f"--Voila.ip={ip}",
             "--show_tracebacks=True"]
 
 
@@ -123,14 +128,14 @@ def _dashboard(args: argparse.Namespace) -> int:
         env["COURSE_UTILS_TINY"] = "1"
     folder = Path(tempfile.mkdtemp(prefix="course_utils_dashboard_"))
     notebook = dashboard_notebook(folder / "dashboard.ipynb")
-    voila = str(Path(sys.executable).with_name("voila"))
-    cmd = voila_command(notebook, args.port, args.ip, executable=voila if Path(voila).exists() else "voila")
+    if args.run:
+        env["COURSE_UTILS_RUN"] = str(Path(args.run).resolve())
+    cmd = voila_command(notebook, args.port, args.ip, executable=[sys.executable, "-m", "voila"])
     print(f"Serving the dashboard on http://{args.ip}:{args.port}/ (Ctrl+C to stop)")
     try:
         return subprocess.call(cmd, env=env, cwd=folder)
-    except FileNotFoundError:
-        print("voila is not installed: pip install 'course_utils[lab]'", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        return 0
 
 
 def _space_export(args: argparse.Namespace) -> int:
@@ -148,6 +153,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8866)
     p.add_argument("--ip", default="127.0.0.1")
     p.add_argument("--tiny", action="store_true", help="tiny random models (offline)")
+    p.add_argument("--run", help="a saved benchmark run directory for the Benchmark tab")
     p.set_defaults(func=_dashboard)
     p = sub.add_parser("space-export", help="write a Hugging Face Space (Docker) serving the dashboard")
     p.add_argument("directory")

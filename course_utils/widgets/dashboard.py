@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import io
+import os
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,19 +23,25 @@ import numpy as np
 __all__ = ["Dashboard", "png_bytes"]
 
 RANDOM_BANNER = "RANDOM WEIGHTS (tiny mode): not a trained model"
+SHORT_BANNER = "RANDOM WEIGHTS (tiny mode)"
 
 
-def png_bytes(image: np.ndarray, tiny: bool = False, max_side: int = 640) -> bytes:
-    """Encode an HWC uint8 picture as PNG; in tiny mode a red banner is burnt into it."""
+def png_bytes(image: np.ndarray, tiny: bool = False, max_side: int = 640, min_side: int = 0) -> bytes:
+    """Encode an HWC uint8 picture as PNG (resized to fit ``min_side``..``max_side``); in tiny
+    mode a red banner saying the weights are random is burnt into it."""
     from PIL import Image, ImageDraw
 
     pil = Image.fromarray(np.asarray(image, dtype=np.uint8))
     if max(pil.size) > max_side:
         pil.thumbnail((max_side, max_side))
+    elif min_side and max(pil.size) < min_side:
+        scale = min_side / max(pil.size)
+        pil = pil.resize((round(pil.width * scale), round(pil.height * scale)), Image.BILINEAR)
     if tiny:
         canvas = Image.new("RGB", (pil.width, pil.height + 18), (200, 0, 0))
         canvas.paste(pil, (0, 18))
-        ImageDraw.Draw(canvas).text((4, 3), RANDOM_BANNER, fill=(255, 255, 255))
+        ImageDraw.Draw(canvas).text((4, 3), RANDOM_BANNER if pil.width >= 300 else SHORT_BANNER,
+                                    fill=(255, 255, 255))
         pil = canvas
     buf = io.BytesIO()
     pil.save(buf, format="PNG")
@@ -91,7 +98,7 @@ class Dashboard:
         vit: Registry name of the ViT for the attention tab.
         dino: Registry name of the DINOv2 model.
         sam: Registry name of the SAM model.
-        run: A saved benchmark run (directory or file) for the benchmark tab, or None.
+        run: A saved benchmark run directory for the benchmark tab (default: ``COURSE_UTILS_RUN``).
         tiny: Force tiny mode on/off (None follows ``COURSE_UTILS_TINY``).
         gallery_size: How many other photos the DINOv2 neighbour search compares against.
 
@@ -111,7 +118,7 @@ class Dashboard:
             ["chelsea", "coffee", "astronaut", "rocket", "motorcycle_left", "motorcycle_right", "china",
              "flower", "horse"])).items()}
         self.model_names = {"vit": vit, "dino": dino, "sam": sam}
-        self.run_path = run
+        self.run_path = run if run is not None else (os.environ.get("COURSE_UTILS_RUN") or None)
         self.gallery_size = gallery_size
         self._models: dict[str, Any] = {}
         self._views: dict[tuple[str, str], Any] = {}
@@ -216,10 +223,10 @@ class Dashboard:
 
         def redraw_attention(*_: Any) -> None:
             h = None if head.value == -1 else int(head.value)
-            attn_img.value = png_bytes(view.head_overlay(int(layer.value), h), view.tiny)
+            attn_img.value = png_bytes(view.head_overlay(int(layer.value), h), view.tiny, min_side=320)
 
         def redraw_rollout(*_: Any) -> None:
-            roll_img.value = png_bytes(view.rollout_overlay(fusion.value, float(discard.value)), view.tiny)
+            roll_img.value = png_bytes(view.rollout_overlay(fusion.value, float(discard.value)), view.tiny, min_side=320)
 
         for w in (layer, head):
             w.observe(lambda c: tab.run("그리는 중...", redraw_attention), names="value")
@@ -247,12 +254,12 @@ class Dashboard:
         tab = self.tabs[1]
         view = self._dino_view()
         k = W.IntSlider(value=4, min=2, max=10, description="k (clusters)", style={"description_width": "initial"})
-        pca_img = W.Image(format="png", value=png_bytes(view.pca_picture(), view.tiny))
+        pca_img = W.Image(format="png", value=png_bytes(view.pca_picture(), view.tiny, min_side=320))
         km_img = W.Image(format="png")
         neighbours = W.HTML()
 
         def redraw(*_: Any) -> None:
-            km_img.value = png_bytes(view.kmeans_overlay(int(k.value)), view.tiny)
+            km_img.value = png_bytes(view.kmeans_overlay(int(k.value)), view.tiny, min_side=320)
 
         k.observe(lambda c: tab.run("k-means 계산 중...", redraw), names="value")
         redraw()
