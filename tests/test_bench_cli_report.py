@@ -110,3 +110,41 @@ def test_caption_task_scoring_uses_pycocoevalcap_fallback():
     out = task.score(preds, use_java=False)
     assert out["BLEU-1"] > 0.9 and out["CIDEr"] > 1.0 and out["n_scored"] == 12
     assert set(out["per_item"]) == {it.item_id for it in task.items}
+
+
+def test_official_format_loaders(tmp_path):
+    """COCO captions and VQA v2 subsets from files in the official formats."""
+    from PIL import Image
+
+    from course_utils.bench import load_coco_captions, load_vqa_v2
+    from course_utils.images import sample_image
+
+    for i, name in enumerate(["chelsea", "coffee", "rocket"]):
+        Image.fromarray(sample_image(name)).save(tmp_path / f"COCO_val2014_{i:012d}.jpg")
+    caps = {"images": [{"id": i, "file_name": f"COCO_val2014_{i:012d}.jpg", "coco_url": "http://x", "license": 1}
+                       for i in range(3)],
+            "annotations": [{"image_id": i, "id": 10 * i + k, "caption": f"caption {k} of {i} "}
+                            for i in range(3) for k in range(5)]}
+    (tmp_path / "captions.json").write_text(json.dumps(caps))
+    task = load_coco_captions(tmp_path / "captions.json", image_dir=tmp_path, n=2, seed=1)
+    assert len(task) == 2 and all(len(it.references) == 5 for it in task.items)
+    assert task.items[0].load_image().ndim == 3
+    questions = {"questions": [{"question_id": 7 + i, "image_id": i, "question": f"Q{i}?"} for i in range(3)]}
+    anns = {"annotations": [{"question_id": 7 + i, "image_id": i, "answer_type": "yes/no",
+                             "answers": [{"answer": "yes", "answer_id": k + 1} for k in range(10)]}
+                            for i in range(3)]}
+    (tmp_path / "q.json").write_text(json.dumps(questions))
+    (tmp_path / "a.json").write_text(json.dumps(anns))
+    vqa = load_vqa_v2(tmp_path / "q.json", tmp_path / "a.json", tmp_path, n=3)
+    assert len(vqa) == 3 and vqa.items[0].references == ("yes",) * 10
+    assert vqa.score({it.item_id: "Yes." for it in vqa.items})["accuracy"] == 1.0
+    with pytest.raises(FileNotFoundError, match="download the official"):
+        load_coco_captions(tmp_path / "missing.json")
+
+
+def test_java_missing_is_reported_and_the_rest_runs(monkeypatch):
+    from course_utils.bench import metrics
+
+    monkeypatch.setattr(metrics.shutil, "which", lambda name: None)
+    out = metrics.caption_scores({"a": "a cat on a mat", "b": "a dog"}, {"a": ["a cat on the mat"], "b": ["a dog"]})
+    assert out["METEOR"] is None and out["BLEU-1"] > 0.5 and "Java not found" in out["notes"][0]

@@ -295,3 +295,40 @@ def test_missing_key_message_names_the_fix(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(RuntimeError, match="OPENAI_API_KEY.*Colab"):
         OpenAIProvider("gpt-4o-mini")
+
+
+@pytest.mark.parametrize("api", ["openai", "anthropic", "gemini"])
+def test_every_sdk_classifies_every_fault(api, task, server):
+    """Each official SDK, pointed at the loopback server, maps each injected fault to the right kind."""
+    import asyncio
+
+    from course_utils.bench import ProviderError
+    from course_utils.bench.runner import _request
+
+    make = {"openai": lambda: OpenAIProvider("gpt-4o-mini", api_key=SECRET, base_url=server.openai_url, timeout=1.5),
+            "anthropic": lambda: AnthropicProvider("claude-haiku-4-5", api_key=SECRET, base_url=server.url,
+                                                   timeout=1.5),
+            "gemini": lambda: GeminiProvider("gemini-2.5-flash", api_key=SECRET, base_url=server.url, timeout=1.5)}
+    expected = {"429": ("rate_limit", True, 0.7), "500": ("server", True, None), "400": ("client", False, None),
+                "hang": ("timeout", True, None), "malformed_json": ("malformed", True, None),
+                "malformed_schema": ("malformed", True, None)}
+    req = _request(task.items[0], "vqa", 768)
+
+    async def go():
+        provider = make[api]()
+        try:
+            ok = await provider.generate(req, GenerationParams())
+            kinds = {}
+            for fault in expected:
+                server.faults = lambda info, f=fault: Fault(f, retry_after=0.7 if f == "429" else None, seconds=3.0)
+                with pytest.raises(ProviderError) as err:
+                    await provider.generate(req, GenerationParams())
+                kinds[fault] = (err.value.kind, err.value.retryable, err.value.retry_after)
+            return ok, kinds
+        finally:
+            await provider.aclose()
+
+    ok, kinds = asyncio.run(go())
+    assert ok.text == "dog" and ok.input_tokens == 1000 + len(req.prompt)   # "What animal" -> "dog"
+    assert kinds == expected
+    assert server.total == 1 + len(expected)
