@@ -14,6 +14,36 @@ import numpy as np
 
 from .models import RANDOM_WEIGHTS_NOTE, is_random, is_tiny
 
+
+def use_korean_font() -> str | None:
+    """Make matplotlib draw Korean text (titles, labels) instead of empty boxes.
+
+    Registers the NanumGothic fonts shipped in the ``koreanize-matplotlib`` package (its files only:
+    importing that package needs ``distutils``, gone in Python 3.12) and puts them first in
+    ``font.family``, DejaVu Sans after for the rest. Called when this module is imported.
+
+    Returns:
+        The font family name, or None when the fonts are not installed.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    import matplotlib
+    from matplotlib import font_manager
+
+    spec = importlib.util.find_spec("koreanize_matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    fonts = sorted((Path(list(spec.submodule_search_locations)[0]) / "fonts").glob("NanumGothic*.ttf"))
+    for font in fonts:
+        font_manager.fontManager.addfont(str(font))
+    if not fonts:
+        return None
+    matplotlib.rcParams["font.family"] = ["NanumGothic", "DejaVu Sans"]
+    matplotlib.rcParams["axes.unicode_minus"] = False
+    return "NanumGothic"
+
+
 __all__ = [
     "upsample_map", "overlay_heatmap", "overlay_mask", "overlay_masks", "draw_points", "draw_boxes",
     "draw_patch_grid", "mark_random", "show_images", "label_colors",
@@ -535,3 +565,6 @@ def show_sam_prediction(image: np.ndarray, masks: Any, scores: Any = None, point
 
 
 __all__ += ["show_sam_prediction"]
+
+
+use_korean_font()
