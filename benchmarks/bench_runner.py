@@ -51,7 +51,7 @@ def main() -> int:
         ok &= ratio <= 1.25 and server.total == n
         print(f"1. {n} requests, concurrency {concurrency}, {latency * 1000:.0f} ms latency: {wall:.2f} s, "
               f"ideal {ideal:.2f} s, ratio {ratio:.3f} (target <= 1.25); server saw {server.total} requests, "
-              f"{first.stats['retries']} retries")
+              f"{first.stats['retries']} retries {({k: v for k, v in first.stats.items() if k.startswith('errors')})}")
         print(f"   runner CPU {cpu:.2f} s ({1000 * cpu / n:.1f} ms per request); per-call latency p50 "
               f"{lat[len(lat) // 2]:.3f} s (server sleeps {latency:.3f} s); load average "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
