@@ -332,3 +332,11 @@ def test_every_sdk_classifies_every_fault(api, task, server):
     assert ok.text == "dog" and ok.input_tokens == 1000 + len(req.prompt)   # "What animal" -> "dog"
     assert kinds == expected
     assert server.total == 1 + len(expected)
+
+
+def test_a_provider_serves_several_runs(task, server, tmp_path):
+    """Providers keep no event-loop-bound state between runs (each run_benchmark has its own loop)."""
+    provider = OpenAIProvider("gpt-4o-mini", api_key=SECRET, base_url=server.openai_url, timeout=5)
+    for name in ("a", "b"):
+        run_benchmark(task.subset(3), [provider], tmp_path / name, progress=False, cache=False, score=False)
+    assert server.total == 6

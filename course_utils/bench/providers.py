@@ -22,6 +22,7 @@ import base64
 import email.utils
 import json
 import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -604,7 +605,7 @@ class TransformersProvider(Provider):
         self.usd_per_hour = float(usd_per_hour)
         self._load_kwargs = {"dtype": dtype, "load_in_8bit": load_in_8bit, "seed": seed}
         self._loaded: Any = None
-        self._lock = asyncio.Lock()
+        self._lock = threading.Lock()  # not an asyncio.Lock: the provider may serve several event loops
 
     @property
     def identity(self) -> str:
@@ -686,8 +687,11 @@ class TransformersProvider(Provider):
 
     async def generate_batch(self, requests: Sequence[ProviderRequest],
                              params: GenerationParams) -> list[ProviderResponse]:
-        async with self._lock:  # one forward pass at a time on this model
-            return await asyncio.to_thread(self._run_batch, list(requests), params)
+        return await asyncio.to_thread(self._locked_batch, list(requests), params)
+
+    def _locked_batch(self, requests: list[ProviderRequest], params: GenerationParams) -> list[ProviderResponse]:
+        with self._lock:  # one forward pass at a time on this model
+            return self._run_batch(requests, params)
 
     async def generate(self, request: ProviderRequest, params: GenerationParams) -> ProviderResponse:
         return (await self.generate_batch([request], params))[0]
