@@ -274,13 +274,13 @@ def extract_features(model: LoadedModel | nn.Module, images: Any, batch_size: in
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"A tensor input must be preprocessed (B, 3, H, W); got {tuple(images.shape)}. "
                              "Pass HWC uint8 images as a list instead.")
-        sources: list[Any] = list(images)
+        sources: Any = images  # sliced per batch, no copy
         default_names: list[str] = []
         prep = None
     else:
         sources, default_names = _as_sources(images)
         prep = preprocess if preprocess is not None else _matching_preprocess(module, own_preprocess)
-    if not sources:
+    if len(sources) == 0:
         raise ValueError("No images given: pass a non-empty list of images, paths or a directory.")
     names = list(names) if names is not None else default_names
     if names and len(names) != len(sources):
@@ -298,7 +298,7 @@ def extract_features(model: LoadedModel | nn.Module, images: Any, batch_size: in
     with torch.inference_mode(), autocast:
         for start in starts:
             chunk = sources[start:start + batch_size]
-            x = torch.stack(chunk) if prep is None else prep.batch(chunk)  # (B, 3, H, W)
+            x = chunk if prep is None else prep.batch(chunk)  # (B, 3, H, W)
             x = x.to(device, non_blocking=True)
             B, _, H, W = x.shape
             if H % patch or W % patch:

@@ -24,8 +24,10 @@ from .features import FeatureMismatchError, Features
 __all__ = ["FeatureIndex", "build_index", "search", "few_shot_curve", "FewShotResult", "sample_shots",
            "faiss_available"]
 
-#: ``backend="auto"`` uses FAISS from this many database vectors on (when installed).
-FAISS_MIN_SIZE = 100_000
+#: ``backend="auto"`` uses FAISS from this many database vectors on (when installed). On a 2-core CPU
+#: the torch matrix product was faster at 100k x 384 (benchmarks/bench_dinov2.py), so FAISS is kept
+#: for collections too large for one chunked product to be cheap.
+FAISS_MIN_SIZE = 1_000_000
 #: Largest (queries x database) score block computed at once by the torch backend.
 _BLOCK = 1 << 26
 
@@ -68,7 +70,7 @@ class FeatureIndex:
 
     Args:
         backend: ``"torch"`` (exact, chunked matrix product), ``"faiss"`` (exact ``IndexFlatIP``;
-            needs ``faiss-cpu``) or ``"auto"`` (FAISS for 100k+ vectors when installed).
+            needs ``faiss-cpu``) or ``"auto"`` (FAISS for 1M+ vectors when installed).
 
     Attributes:
         labels: (N,) numpy array of labels when given to :meth:`add` (else None).
@@ -76,7 +78,7 @@ class FeatureIndex:
         model_key: The model the features came from (``None`` for raw arrays).
     """
 
-    def __init__(self, backend: str = "auto"):
+    def __init__(self, backend: str = "torch"):
         if backend not in ("auto", "torch", "faiss"):
             raise ValueError(f"backend must be 'auto', 'torch' or 'faiss', got {backend!r}.")
         if backend == "faiss" and not faiss_available():
@@ -213,7 +215,7 @@ class FeatureIndex:
 
 
 def build_index(features: Features | torch.Tensor | np.ndarray, labels: Sequence[Any] | None = None,
-                backend: str = "auto") -> FeatureIndex:
+                backend: str = "torch") -> FeatureIndex:
     """A :class:`FeatureIndex` holding ``features`` (and their ``labels``)."""
     return FeatureIndex(backend).add(features, labels)
 
