@@ -148,3 +148,17 @@ def test_java_missing_is_reported_and_the_rest_runs(monkeypatch):
     monkeypatch.setattr(metrics.shutil, "which", lambda name: None)
     out = metrics.caption_scores({"a": "a cat on a mat", "b": "a dog"}, {"a": ["a cat on the mat"], "b": ["a dog"]})
     assert out["METEOR"] is None and out["BLEU-1"] > 0.5 and "Java not found" in out["notes"][0]
+
+
+def test_results_widget_and_table_text(tmp_path):
+    """The dashboard's benchmark tab: table + three figures, all marked as random in tiny mode."""
+    from course_utils.bench.report import format_table, results_widget, table_html
+
+    result = run_benchmark(load_mini_vqa().subset(3), [TransformersProvider("blip_vqa_base", tiny=True)],
+                           tmp_path / "run", progress=False, params=GenerationParams(max_tokens=4))
+    widget = results_widget(tmp_path / "run")
+    assert [type(c).__name__ for c in widget.children][0] == "HTML" and len(widget.children) == 4
+    for child in widget.children[1:]:
+        texts = [a.text for a in child.layout.annotations] if hasattr(child, "layout") else []
+        assert any("RANDOM WEIGHTS" in t for t in texts)
+    assert "RANDOM WEIGHTS" in table_html(result) and "accuracy" in format_table(result)
