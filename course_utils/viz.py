@@ -253,6 +253,13 @@ def rgb_grid_to_image(rgb: np.ndarray, size: tuple[int, int], mode: str = "neare
     return np.clip(np.round(np.stack(channels, axis=-1)), 0, 255).astype(np.uint8)
 
 
+def _layout(fig: Any, model: Any = None, tiny: bool | None = None) -> Any:
+    """tight_layout that leaves room at the top for the RANDOM WEIGHTS note, then mark_random."""
+    random = tiny if tiny is not None else (is_random(model) if model is not None else is_tiny())
+    fig.tight_layout(rect=(0, 0, 1, 0.95 if random else 1))
+    return mark_random(fig, model=model, tiny=tiny)
+
+
 def show_retrieval(query_images: list[np.ndarray], db_images: list[np.ndarray], scores: Any, indices: Any,
                    query_labels: Any = None, db_labels: Any = None, k: int | None = None,
                    size: float = 1.8, model: Any = None, tiny: bool | None = None) -> Any:
@@ -293,7 +300,7 @@ def show_retrieval(query_images: list[np.ndarray], db_images: list[np.ndarray], 
             ax = axes[q, j + 1]
             i = int(indices[q, j])
             ax.imshow(db_images[i])
-            title = f"#{j + 1} s={scores[q, j]:.2f}"
+            title = f"#{j + 1} s={scores[q, j]:.3f}"
             if db_labels is not None:
                 title += f"\n{db_labels[i]}"
             ax.set_title(title, fontsize=8)
@@ -305,8 +312,7 @@ def show_retrieval(query_images: list[np.ndarray], db_images: list[np.ndarray], 
         for ax in axes[q]:
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.tight_layout()
-    return mark_random(fig, model=model, tiny=tiny)
+    return _layout(fig, model=model, tiny=tiny)
 
 
 def plot_few_shot(result: Any, title: str | None = None, model: Any = None, tiny: bool | None = None) -> Any:
@@ -333,8 +339,7 @@ def plot_few_shot(result: Any, title: str | None = None, model: Any = None, tiny
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return mark_random(fig, model=model, tiny=tiny)
+    return _layout(fig, model=model, tiny=tiny)
 
 
 __all__ += ["overlay_labels", "rgb_grid_to_image", "show_retrieval", "plot_few_shot"]

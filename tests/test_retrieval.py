@@ -151,7 +151,7 @@ def test_retrieval_gallery_figure_is_marked_random():
     fig = show_retrieval(imgs[:2], imgs, torch.tensor([[0.9, 0.5], [0.8, 0.1]]), torch.tensor([[0, 1], [3, 2]]),
                          query_labels=["a", "b"], db_labels=["a", "b", "b", "a"], tiny=True)
     assert len(fig.axes) == 6
-    assert fig.axes[1].get_title().startswith("#1 s=0.90")
+    assert fig.axes[1].get_title().startswith("#1 s=0.900")
     assert any(RANDOM_WEIGHTS_NOTE in t.get_text() for t in fig.texts)
     # Row 2, neighbour 1 is db[3] labelled "a" for query "b": a red frame.
     assert fig.axes[4].spines["left"].get_edgecolor()[:3] == matplotlib.colors.to_rgb("red")
