@@ -207,8 +207,10 @@ def show_images(images: list[np.ndarray], titles: list[str] | None = None, ncols
         ax.imshow(img, cmap="gray" if np.asarray(img).ndim == 2 else None)
         if titles:
             ax.set_title(titles[i], fontsize=9)
-    fig.tight_layout()
-    return mark_random(fig, model=model, tiny=tiny if model is None else None)
+    random = tiny if model is None else is_random(model)
+    random = is_tiny() if random is None else random
+    fig.tight_layout(rect=(0, 0, 1, 0.94) if random else (0, 0, 1, 1))  # room for the random-weights note
+    return mark_random(fig, tiny=random)
 
 
 # --------------------------------------------------------------------------- DINOv2 features (issue 4)
