@@ -534,12 +534,13 @@ def _tiny_hf(spec: ModelSpec) -> tuple[nn.Module, Any]:
                                          do_center_crop=True, image_mean=[0.485, 0.456, 0.406],
                                          image_std=[0.229, 0.224, 0.225], do_convert_rgb=True)
         return tf.Dinov2Model(config), processor
-    if spec.arch in ("BlipForConditionalGeneration", "BlipForQuestionAnswering"):
-        from .bench.tiny_models import tiny_blip  # word-level tokenizer built offline
+    if spec.arch in ("BlipForConditionalGeneration", "BlipForQuestionAnswering", "Blip2ForConditionalGeneration",
+                     "LlavaForConditionalGeneration"):
+        from .bench.tiny_models import tiny_model  # word-level tokenizer built offline
 
-        return tiny_blip(spec.arch)
-    raise NotImplementedError(f"No tiny variant for {spec.name}; tiny captioning/VQA models exist for "
-                              "blip_caption_base and blip_vqa_base.")
+        return tiny_model(spec.arch)
+    raise NotImplementedError(f"No tiny variant for {spec.name}; tiny captioning/VQA models exist for the BLIP, "
+                              "BLIP-2 and LLaVA entries.")
 
 
 def _build_hf(spec: ModelSpec, tiny: bool, seed: int) -> tuple[nn.Module, Any]:

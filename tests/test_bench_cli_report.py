@@ -162,3 +162,21 @@ def test_results_widget_and_table_text(tmp_path):
         texts = [a.text for a in child.layout.annotations] if hasattr(child, "layout") else []
         assert any("RANDOM WEIGHTS" in t for t in texts)
     assert "RANDOM WEIGHTS" in table_html(result) and "accuracy" in format_table(result)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, cls", [("blip2_opt_2.7b", "Blip2ForConditionalGeneration"),
+                                       ("llava_1.5_7b", "LlavaForConditionalGeneration")])
+def test_tiny_blip2_and_llava_answer_without_echoing_the_prompt(name, cls, tmp_path):
+    """Tiny variants use the real classes and prompt formats; answers are the new tokens only."""
+    from course_utils.models import load_captioner
+
+    loaded = load_captioner(name, tiny=True)
+    assert type(loaded.model).__name__ == cls and loaded.tiny
+    task = load_mini_vqa().subset(3)
+    result = run_benchmark(task, [TransformersProvider(name, tiny=True, batch_size=3)], tmp_path / "run",
+                           progress=False, params=GenerationParams(max_tokens=5))
+    for rec, item in zip(result.item_records(), task.items):
+        assert rec["status"] == "ok" and rec["output"]
+        assert item.question.lower().rstrip("?") not in rec["output"], "the prompt was echoed"
+        assert "assistant" not in rec["output"] and 2 <= rec["output_tokens"] <= 5

@@ -646,11 +646,13 @@ class TransformersProvider(Provider):
         import torch
         from PIL import Image
 
-        from .tiny_models import TINY_GENERATE_KWARGS
+        from .tiny_models import tiny_generate_kwargs
 
         lm = self.load()
         images = [Image.open(io.BytesIO(r.image)).convert("RGB") for r in requests]
         arch = self.spec.arch or ""
+        tokenizer = getattr(lm.processor, "tokenizer", lm.processor)
+        decoder_only = arch in ("Blip2ForConditionalGeneration", "LlavaForConditionalGeneration")
         texts: list[str] | None = None
         if arch == "BlipForQuestionAnswering":
             texts = [r.question or r.prompt for r in requests]
@@ -658,20 +660,26 @@ class TransformersProvider(Provider):
             texts = [f"Question: {r.question} Answer:" if r.kind == "vqa" else "" for r in requests]
         elif arch == "LlavaForConditionalGeneration":
             texts = [f"USER: <image>\n{r.prompt} ASSISTANT:" for r in requests]
+        if decoder_only:
+            tokenizer.padding_side = "left"  # batched generation with a decoder-only LM
         kwargs: dict[str, Any] = {"images": images, "return_tensors": "pt"}
-        if texts is not None and any(texts):
+        if texts is not None and (any(texts) or decoder_only):
             kwargs.update(text=texts, padding=True)
-        inputs = lm.processor(**kwargs)
+        inputs = dict(lm.processor(**kwargs))
+        inputs.pop("token_type_ids", None)
         device = next(lm.model.parameters()).device
         dtype = next(lm.model.parameters()).dtype
         inputs = {k: (v.to(device, dtype) if k == "pixel_values" else v.to(device)) for k, v in inputs.items()}
         gen_kwargs: dict[str, Any] = {"max_new_tokens": params.max_tokens, "do_sample": False}
         if self.tiny:
-            gen_kwargs.update(TINY_GENERATE_KWARGS)
+            gen_kwargs.update(tiny_generate_kwargs(tokenizer))
         with torch.inference_mode():
             out = lm.model.generate(**inputs, **gen_kwargs)
-        prompt_len = inputs["input_ids"].shape[1] if arch == "LlavaForConditionalGeneration" else 0
-        tokenizer = getattr(lm.processor, "tokenizer", lm.processor)
+        prompt_len = 0
+        if decoder_only and "input_ids" in inputs:
+            n = inputs["input_ids"].shape[1]
+            if out.shape[1] >= n and torch.equal(out[:, :n].to(inputs["input_ids"].device), inputs["input_ids"]):
+                prompt_len = n  # the decoder returned prompt + answer: keep the answer
         pad = getattr(tokenizer, "pad_token_id", None)
         in_tokens = inputs["attention_mask"].sum(dim=1).tolist() if "attention_mask" in inputs else [0] * len(images)
         responses = []
