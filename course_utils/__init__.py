@@ -4,6 +4,9 @@ The names a notebook needs are importable from here; everything else lives in it
 (``course_utils.attention``, ``course_utils.sam``, ``course_utils.bench``...).
 """
 
+from .attention import capture_attention
+from .clustering import cluster_patches, pca_rgb
+from .features import extract_features
 from .images import load_image, sample_image, sample_images
 from .models import (
     get_device,
@@ -14,11 +17,23 @@ from .models import (
     load_sam,
     load_vit,
 )
-from .viz import mark_random, overlay_heatmap, overlay_mask, show_images
+from .retrieval import build_index, search
+from .rollout import attention_rollout
+from .viz import mark_random, overlay_heatmap, overlay_mask, show_attention, show_images
+from .zoo import vit_zoo_table
 
 __version__ = "0.4.0"
 
 __all__ = [
+    "attention_rollout",
+    "build_index",
+    "capture_attention",
+    "cluster_patches",
+    "extract_features",
+    "pca_rgb",
+    "search",
+    "show_attention",
+    "vit_zoo_table",
     "get_device",
     "is_random",
     "is_tiny",
