@@ -340,3 +340,22 @@ def test_a_provider_serves_several_runs(task, server, tmp_path):
     for name in ("a", "b"):
         run_benchmark(task.subset(3), [provider], tmp_path / name, progress=False, cache=False, score=False)
     assert server.total == 6
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("kind, env", [("openai:gpt-4o-mini", "OPENAI_API_KEY"),
+                                       ("anthropic:claude-haiku-4-5", "ANTHROPIC_API_KEY"),
+                                       ("gemini:gemini-2.5-flash", "GEMINI_API_KEY")])
+def test_real_api_two_items(kind, env, task, tmp_path):
+    """With COURSE_UTILS_NETWORK=1 and a key: two real calls, usage reported, key in no written file."""
+    from course_utils.bench import make_provider, resolve_api_key
+
+    key = resolve_api_key([env])
+    if key is None:
+        pytest.skip(f"{env} not set")
+    result = run_benchmark(task.subset(2), [make_provider(kind)], tmp_path / "run", progress=False)
+    row = result.table()[0]
+    assert row["n_ok"] == 2 and all(r["input_tokens"] > 0 for r in result.item_records())
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert key.reveal().encode() not in path.read_bytes()
