@@ -86,7 +86,7 @@ def test_cli_run_report_list_prices(tmp_path, capsys):
     assert summary[0]["n_ok"] == 4 and summary[0]["metric"] == "CIDEr"
     assert main(["bench", "report", str(run_dir), "--no-meteor"]) == 0
     html = (run_dir / "report" / "report.html").read_text()
-    assert "RANDOM WEIGHTS" in html and "cost_per_1k" in html
+    assert "RANDOM WEIGHTS" in html and "cost_per_1k" in html and "Per-question errors" in html
     assert (run_dir / "report" / "report.pdf").read_bytes()[:5] == b"%PDF-"
     assert main(["bench", "list", str(tmp_path / "runs")]) == 0
     assert "caps" in capsys.readouterr().out

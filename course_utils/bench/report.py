@@ -18,7 +18,7 @@ from typing import Any
 from ..viz import mark_random
 from .runner import RunResult, load_run
 
-__all__ = ["write_report", "format_table", "table_html", "plot_accuracy_vs_cost", "plot_latency",
+__all__ = ["write_report", "format_table", "table_html", "errors_html", "plot_accuracy_vs_cost", "plot_latency",
            "plot_item_scores", "results_widget", "TABLE_COLUMNS"]
 
 TABLE_COLUMNS = ("label", "open_source", "score", "cost_per_1k", "p50_latency_s", "p95_latency_s", "n_ok",
@@ -208,6 +208,31 @@ def table_html(result: RunResult) -> str:
     return out + "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
 
 
+def errors_html(result: RunResult, limit: int = 60) -> str:
+    """Per-question errors: items a model got wrong (score < 1 for VQA, lowest CIDEr for captions) or failed."""
+    rows = []
+    refs = {it.item_id: it for it in result.task.items}
+    threshold = 1.0 if result.task.kind == "vqa" else None
+    for rec in result.records:
+        score = rec.get("score")
+        wrong = rec["status"] != "ok" or (threshold is not None and score is not None and score < threshold)
+        if threshold is None and rec["status"] == "ok":
+            wrong = score is not None and score < 0.5
+        if wrong:
+            rows.append(rec)
+    rows.sort(key=lambda r: (r.get("score") or 0.0, r["item_id"]))
+    label = {p["identity"]: p["label"] for p in result.providers}
+    body = "".join(
+        f"<tr><td>{html.escape(r['item_id'])}</td><td>{html.escape(label.get(r['identity'], r['identity']))}</td>"
+        f"<td>{html.escape(refs[r['item_id']].question or '') if r['item_id'] in refs else ''}</td>"
+        f"<td>{html.escape(str(r['output'] if r['status'] == 'ok' else 'ERROR ' + str(r['error']))[:120])}</td>"
+        f"<td>{html.escape(', '.join(dict.fromkeys(refs[r['item_id']].references))[:120]) if r['item_id'] in refs else ''}"
+        f"</td><td>{_cell('score', r.get('score'))}</td></tr>" for r in rows[:limit])
+    more = f"<p>{len(rows) - limit} more not shown.</p>" if len(rows) > limit else ""
+    return ("<h2>Per-question errors</h2><table><tr><th>item</th><th>model</th><th>question</th><th>output</th>"
+            f"<th>references</th><th>score</th></tr>{body}</table>{more}")
+
+
 def results_widget(run: RunResult | str | os.PathLike[str], **load_kwargs: Any) -> Any:
     """An ipywidgets view of a run (table + metric-vs-cost + latency), for the dashboard and Voila."""
     import ipywidgets as W
@@ -259,7 +284,7 @@ def write_report(result: RunResult | str | os.PathLike[str], out_dir: str | os.P
                "</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
                "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}</style></head><body>"
                f"<h1>Benchmark: {html.escape(result.task.name)} ({len(result.task)} items)</h1>{table_html(result)}"
-               + "".join(parts)
+               + "".join(parts) + errors_html(result)
                + f"<p><small>Task licence: {html.escape(result.task.licence)}</small></p></body></html>")
         (out / "report.html").write_text(doc, "utf-8")
         paths["html"] = out / "report.html"
