@@ -23,6 +23,7 @@ from .providers import (
     make_provider,
     resolve_api_key,
 )
+from .report import format_table, write_report
 from .runner import RunResult, estimate_cost, load_run, run_benchmark
 from .tasks import (
     BenchItem,
@@ -39,5 +40,5 @@ __all__ = [
     "OpenAIProvider", "PricingTable", "Provider", "ProviderError", "ReplayProvider", "RunResult", "Task",
     "TransformersProvider", "caption_scores", "estimate_cost", "estimate_image_tokens", "load_coco_captions",
     "load_mini_captions", "load_mini_vqa", "load_run", "load_task", "load_vqa_v2", "make_provider",
-    "normalize_vqa_answer", "resolve_api_key", "run_benchmark", "vqa_accuracy",
+    "normalize_vqa_answer", "resolve_api_key", "run_benchmark", "vqa_accuracy", "format_table", "write_report",
 ]
