@@ -1,5 +1,5 @@
-"""SamWidget in a real browser: Voila serves a notebook with the widget (tiny SAM), Playwright drives
-Debian's chromium, and the kernel must receive clicks at the right ORIGINAL-image pixel coordinates.
+"""SamWidget in a real browser: Voila and JupyterLab 4 serve a notebook with the widget (tiny SAM),
+Playwright drives Debian's chromium, and the kernel must receive clicks at the right ORIGINAL-image pixel coordinates.
 
 The kernel writes the widget state to a JSON file after every change (``SamWidget.on_change``); the
 test reads it, so what is asserted is what Python received, not what the page shows.
@@ -97,52 +97,74 @@ def _pixels(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
 
 
-@pytest.fixture
-def voila_url(tmp_path):
+@pytest.fixture(params=["voila", "jupyterlab"])
+def server(request, tmp_path):
+    """Serve a notebook that shows the widget; yields (kind, url, state_path). Always shut down."""
+    kind = request.param
     state = tmp_path / "state.json"
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(CELL.format(state=str(state), display_w=DISPLAY_W))]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb_path = tmp_path / "sam_widget.ipynb"
     nbformat.write(nb, nb_path)
+    settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)  # no "news" pop-up over the page (JupyterLab)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     port = _free_port()
     env = {**os.environ, "COURSE_UTILS_TINY": "1", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
-           "COURSE_UTILS_CACHE": str(tmp_path / "cache"), "JUPYTER_PLATFORM_DIRS": "1"}
-    log = open(tmp_path / "voila.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "voila", str(nb_path), "--no-browser", f"--port={port}",
-                             "--Voila.ip=127.0.0.1"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
+           "COURSE_UTILS_CACHE": str(tmp_path / "cache"), "JUPYTER_PLATFORM_DIRS": "1",
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"),
+           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings")}
+    if kind == "voila":
+        cmd = [sys.executable, "-m", "voila", str(nb_path), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"]
+        url, probe = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/"
+    else:
+        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+               "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={tmp_path}",
+               "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+               "--LabApp.expose_app_in_browser=True"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")
+        url, probe = f"http://127.0.0.1:{port}/lab/tree/{nb_path.name}", f"http://127.0.0.1:{port}/lab"
+    log = open(tmp_path / f"{kind}.log", "w")
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_http(url, proc, timeout=60)
-        yield url, state
+        _wait_http(probe, proc, timeout=90)
+        yield kind, url, state
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         log.close()
 
 
-def test_clicks_reach_the_kernel_in_image_pixels_and_redraw_the_overlay(voila_url, tmp_path):
+def test_clicks_reach_the_kernel_in_image_pixels_and_redraw_the_overlay(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    url, state_path = voila_url
+    kind, url, state_path = server
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1000, "height": 900})
+            viewport={"width": 1280, "height": 1400})
         try:
             page = context.new_page()
             page.goto(url, timeout=60_000)
+            if kind == "jupyterlab":  # run the notebook once its kernel is idle (Voila runs it by itself)
+                page.wait_for_function(
+                    "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+                    " const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
+                    " return !!k && k.status === 'idle'; }", timeout=120_000, polling=500)
+                page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
             canvas = page.locator("canvas.cu-sam-canvas")
             canvas.wait_for(state="visible", timeout=120_000)
             page.wait_for_function("document.querySelector('canvas.cu-sam-canvas').width > 0", timeout=60_000)
             initial = _wait_state(state_path, lambda s: s["points"] == [])
             assert initial["overlay_len"] == 0
+            canvas.scroll_into_view_if_needed()
             bbox = canvas.bounding_box()
             assert bbox is not None and abs(bbox["width"] - DISPLAY_W) < 1
             before = _pixels(canvas.screenshot())
@@ -170,6 +192,11 @@ def test_clicks_reach_the_kernel_in_image_pixels_and_redraw_the_overlay(voila_ur
             # 2. a right click -> negative point
             canvas.click(position={"x": 50, "y": 40}, button="right")
             s = _wait_state(state_path, lambda s: len(s["points"]) == 2)
+            page.screenshot(path=str(tmp_path / "after_right_click.png"))
+            page.keyboard.press("Escape")  # close any context menu of the host page
+            canvas.scroll_into_view_if_needed()
+            bbox = canvas.bounding_box()
+            assert bbox is not None
             assert s["labels"] == [1, 0]
             assert abs(s["points"][1][0] - 50 * IMAGE_W / bbox["width"]) < 0.75
 

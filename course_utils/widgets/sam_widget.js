@@ -17,6 +17,8 @@ function render({ model, el }) {
   const canvas = document.createElement("canvas");
   canvas.className = "cu-sam-canvas";
   canvas.tabIndex = 0;
+  // Right click = negative point: keep JupyterLab's own context menu away from the canvas.
+  canvas.setAttribute("data-jp-suppress-context-menu", "true");
   const hint = document.createElement("div");
   hint.className = "cu-sam-hint";
   hint.textContent = "click: + point · shift/alt/right click: − point · drag: box";
@@ -105,7 +107,7 @@ function render({ model, el }) {
     model.send(msg);
   }
 
-  canvas.addEventListener("contextmenu", (e) => e.preventDefault());
+  canvas.addEventListener("contextmenu", (e) => { e.preventDefault(); e.stopPropagation(); });
   canvas.addEventListener("pointerdown", (e) => {
     if (e.button !== 0 && e.button !== 2) return;
     const p = toImage(e);
