@@ -5,6 +5,7 @@ The names a notebook needs are importable from here; everything else lives in it
 """
 
 from .attention import capture_attention
+from .bench import load_mini_vqa, load_run, run_benchmark
 from .clustering import cluster_patches, pca_rgb
 from .features import extract_features
 from .images import load_image, sample_image, sample_images
@@ -25,6 +26,9 @@ from .zoo import vit_zoo_table
 __version__ = "0.4.0"
 
 __all__ = [
+    "load_mini_vqa",
+    "load_run",
+    "run_benchmark",
     "attention_rollout",
     "build_index",
     "capture_attention",
