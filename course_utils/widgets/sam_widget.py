@@ -136,11 +136,13 @@ class SamWidget(widgets.VBox):
         self.status = widgets.HTML()
         self.mode_buttons = widgets.ToggleButtons(options=[("+ positive", "positive"), ("− negative", "negative")],
                                                   value="positive", tooltips=["click adds a foreground point",
-                                                                              "click adds a background point"])
-        self.undo_button = widgets.Button(description="Undo", icon="undo")
-        self.clear_button = widgets.Button(description="Clear", icon="trash")
-        self.export_button = widgets.Button(description="Export mask", icon="download")
-        self.mask_choice = widgets.ToggleButtons(options=[], description="mask")
+                                                                              "click adds a background point"],
+                                                  style={"button_width": "auto"})
+        compact = {"width": "auto"}
+        self.undo_button = widgets.Button(description="Undo", icon="undo", layout=compact)
+        self.clear_button = widgets.Button(description="Clear", icon="trash", layout=compact)
+        self.export_button = widgets.Button(description="Export mask", icon="download", layout=compact)
+        self.mask_choice = widgets.ToggleButtons(options=[], description="mask", style={"button_width": "auto"})
         self.undo_button.on_click(lambda _: self._guarded(self.undo))
         self.clear_button.on_click(lambda _: self._guarded(self.clear))
         self.export_button.on_click(lambda _: self._guarded(self._export_clicked))
