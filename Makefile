@@ -19,7 +19,7 @@ $(STAMP): $(PY) pyproject.toml
 install: $(STAMP)  ## create .venv and install course_utils with every extra
 
 lab: $(STAMP)  ## open JupyterLab on labs/ (set COURSE_UTILS_TINY=1 to work offline)
-	$(VENV)/bin/jupyter lab labs/
+	$(VENV)/bin/jupyter lab labs/ $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 browser-deps:  ## Debian's chromium for the browser tests (Playwright drives it; it cannot download one)
 	@command -v chromium >/dev/null 2>&1 || { \

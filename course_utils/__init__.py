@@ -20,12 +20,15 @@ from .models import (
 )
 from .retrieval import build_index, search
 from .rollout import attention_rollout
+from .sam import SamSession, auto_masks
 from .viz import mark_random, overlay_heatmap, overlay_mask, show_attention, show_images
 from .zoo import vit_zoo_table
 
 __version__ = "0.4.0"
 
 __all__ = [
+    "SamSession",
+    "auto_masks",
     "load_mini_vqa",
     "load_run",
     "run_benchmark",
