@@ -29,3 +29,19 @@ def test_lab_committed_without_outputs(path: Path):
     dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or
                                                                                     c.get("execution_count"))]
     assert not dirty, f"cells {dirty} carry outputs; clear them before committing"
+
+
+OFFLINE_LABS = [p for p in LABS if p.name.startswith("lab4_")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", OFFLINE_LABS, ids=[p.name for p in OFFLINE_LABS])
+def test_lab_without_weights_stops_with_the_fix(path: Path, tmp_path):
+    """Offline and not in tiny mode, a lab stops at its first pretrained load and names the fixes."""
+    from nbclient.exceptions import CellExecutionError
+
+    with pytest.raises(CellExecutionError) as info:
+        run_notebook(path, env={"COURSE_UTILS_TINY": "0", "COURSE_UTILS_CACHE": str(tmp_path / "empty"),
+                                "HF_HUB_OFFLINE": "1"})
+    text = str(info.value)
+    assert "WeightsUnavailableError" in text and "fetch-weights" in text and "COURSE_UTILS_TINY=1" in text
