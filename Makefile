@@ -4,6 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
+# matplotlib's font cache lives in the venv: a cache shared with another (deleted) venv of the same
+# matplotlib version points at missing font files and floods figures with findfont warnings.
+export MPLCONFIGDIR ?= $(abspath $(VENV))/mplconfig
 
 .PHONY: lab test install browser-deps lint release slides clean
 
