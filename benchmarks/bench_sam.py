@@ -19,6 +19,7 @@ import tempfile
 import time
 
 import numpy as np
+import torch
 from segment_anything import SamPredictor
 
 from course_utils.images import sample_image
@@ -37,10 +38,18 @@ def main() -> None:
     parser.add_argument("--model", default="sam_vit_b")
     parser.add_argument("--image", default="chelsea")
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--full-random", action="store_true",
+                        help="the full-size architecture of --model with random weights (real encoder cost, no download)")
     args = parser.parse_args()
 
     try:
-        loaded = load_sam(args.model, device="cpu")
+        if args.full_random:
+            from course_utils.models import LoadedModel, build_sam_architecture, get_spec
+
+            spec = get_spec(args.model)
+            loaded = LoadedModel(build_sam_architecture(spec.arch).eval(), None, spec, True, torch.device("cpu"))
+        else:
+            loaded = load_sam(args.model, device="cpu")
     except WeightsUnavailableError as exc:
         print(f"pretrained {args.model} unavailable ({str(exc).splitlines()[0][:80]}...); using a tiny random SAM")
         loaded = load_sam(args.model, tiny=True, device="cpu")
