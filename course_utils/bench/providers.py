@@ -268,7 +268,35 @@ class Provider:
 # --------------------------------------------------------------------------- OpenAI and compatible
 
 
-class OpenAIProvider(Provider):
+class _APIProvider(Provider):
+    """Shared set-up of the hosted-API providers: the key, the endpoint and their identity."""
+
+    def __init__(self, model: str, api_key: Secret | str | None, base_url: str | None, timeout: float,
+                 key_env: Sequence[str]):
+        self.model = model
+        key = Secret(api_key) if isinstance(api_key, str) else api_key
+        key = key or resolve_api_key(key_env)
+        if key is None:
+            raise _missing_key(self.provider, key_env)
+        self._key = key
+        self.base_url = base_url
+        self.timeout = timeout
+        self._client: Any = None
+
+    @property
+    def identity(self) -> str:
+        # A non-default endpoint is part of the identity: answers of a test server never feed the real cache.
+        return f"{self.provider}:{self.model}" + (f"@{self.base_url}" if self.base_url else "")
+
+    @property
+    def label(self) -> str:
+        host = f" @ {self.base_url.split('//')[-1].split('/')[0]}" if self.base_url else ""
+        return f"{self.model} ({self.provider}{host})"
+
+
+
+
+class OpenAIProvider(_APIProvider):
     """OpenAI chat completions through the official async SDK.
 
     Args:
@@ -288,28 +316,10 @@ class OpenAIProvider(Provider):
                  base_url: str | None = None, timeout: float = 60.0,
                  key_env: Sequence[str] = ("OPENAI_API_KEY",), max_tokens_field: str = "max_completion_tokens",
                  image_detail: str = "auto", open_source: bool = False):
-        self.model = model
-        key = Secret(api_key) if isinstance(api_key, str) else api_key
-        key = key or resolve_api_key(key_env)
-        if key is None:
-            raise _missing_key(self.provider, key_env)
-        self._key = key
-        self.base_url = base_url
-        self.timeout = timeout
+        super().__init__(model, api_key, base_url, timeout, key_env)
         self.max_tokens_field = max_tokens_field
         self.image_detail = image_detail
         self.open_source = open_source
-        self._client: Any = None
-
-    @property
-    def identity(self) -> str:
-        # A non-default endpoint is part of the identity: answers of a test server never feed the real cache.
-        return f"{self.provider}:{self.model}" + (f"@{self.base_url}" if self.base_url else "")
-
-    @property
-    def label(self) -> str:
-        host = f" @ {self.base_url.split('//')[-1].split('/')[0]}" if self.base_url else ""
-        return f"{self.model} ({self.provider}{host})"
 
     def _get_client(self) -> Any:
         if self._client is None:
@@ -388,7 +398,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
 # --------------------------------------------------------------------------- Anthropic
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(_APIProvider):
     """Claude models through the official async ``anthropic`` SDK (messages API).
 
     Args:
@@ -403,25 +413,7 @@ class AnthropicProvider(Provider):
     def __init__(self, model: str = "claude-haiku-4-5", api_key: Secret | str | None = None,
                  base_url: str | None = None, timeout: float = 60.0,
                  key_env: Sequence[str] = ("ANTHROPIC_API_KEY",)):
-        self.model = model
-        key = Secret(api_key) if isinstance(api_key, str) else api_key
-        key = key or resolve_api_key(key_env)
-        if key is None:
-            raise _missing_key(self.provider, key_env)
-        self._key = key
-        self.base_url = base_url
-        self.timeout = timeout
-        self._client: Any = None
-
-    @property
-    def identity(self) -> str:
-        # A non-default endpoint is part of the identity: answers of a test server never feed the real cache.
-        return f"{self.provider}:{self.model}" + (f"@{self.base_url}" if self.base_url else "")
-
-    @property
-    def label(self) -> str:
-        host = f" @ {self.base_url.split('//')[-1].split('/')[0]}" if self.base_url else ""
-        return f"{self.model} ({self.provider}{host})"
+        super().__init__(model, api_key, base_url, timeout, key_env)
 
     def _get_client(self) -> Any:
         if self._client is None:
@@ -475,7 +467,7 @@ class AnthropicProvider(Provider):
 # --------------------------------------------------------------------------- Gemini
 
 
-class GeminiProvider(Provider):
+class GeminiProvider(_APIProvider):
     """Gemini models through the official ``google-genai`` SDK (``client.aio``).
 
     Args:
@@ -491,25 +483,7 @@ class GeminiProvider(Provider):
     def __init__(self, model: str = "gemini-2.5-flash", api_key: Secret | str | None = None,
                  base_url: str | None = None, timeout: float = 60.0,
                  key_env: Sequence[str] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")):
-        self.model = model
-        key = Secret(api_key) if isinstance(api_key, str) else api_key
-        key = key or resolve_api_key(key_env)
-        if key is None:
-            raise _missing_key(self.provider, key_env)
-        self._key = key
-        self.base_url = base_url
-        self.timeout = timeout
-        self._client: Any = None
-
-    @property
-    def identity(self) -> str:
-        # A non-default endpoint is part of the identity: answers of a test server never feed the real cache.
-        return f"{self.provider}:{self.model}" + (f"@{self.base_url}" if self.base_url else "")
-
-    @property
-    def label(self) -> str:
-        host = f" @ {self.base_url.split('//')[-1].split('/')[0]}" if self.base_url else ""
-        return f"{self.model} ({self.provider}{host})"
+        super().__init__(model, api_key, base_url, timeout, key_env)
 
     def _get_client(self) -> Any:
         if self._client is None:
