@@ -5,16 +5,12 @@ and a screenshot is saved under test-artifacts/."""
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, free_port, serve
 
 from course_utils import space
 
@@ -22,15 +18,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _make_run(directory: Path) -> Path:
@@ -47,36 +34,14 @@ def _make_run(directory: Path) -> Path:
 def voila_dashboard(tmp_path):
     notebook = space.dashboard_notebook(tmp_path / "dashboard.ipynb")
     run_dir = _make_run(tmp_path / "run")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "COURSE_UTILS_TINY": "1", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
            "COURSE_UTILS_CACHE": str(tmp_path / "cache"), "COURSE_UTILS_RUN": str(run_dir),
            "JUPYTER_PLATFORM_DIRS": "1", "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
     cmd = space.voila_command(notebook, port, executable=[sys.executable, "-m", "voila"])
-    log = open(tmp_path / "voila.log", "w")
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"voila exited: {(tmp_path / 'voila.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+    with serve(cmd, url, cwd=tmp_path, env=env, log=tmp_path / "voila.log"):
         yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
 
 
 def _panel(page):

@@ -10,25 +10,18 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, free_port, serve
 from PIL import Image
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 IMAGE_W, IMAGE_H = 451, 300  # chelsea
 DISPLAY_W = 400  # CSS px: the display is scaled, so display and image coordinates differ
 
@@ -57,25 +50,6 @@ w.on_change(dump)
 dump(w)
 w
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"voila exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"voila did not answer at {url} within {timeout} s")
 
 
 def _wait_state(path: Path, predicate, timeout: float = 60.0) -> dict:
@@ -110,7 +84,7 @@ def server(request, tmp_path):
     settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)  # no "news" pop-up over the page (JupyterLab)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "COURSE_UTILS_TINY": "1", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
            "COURSE_UTILS_CACHE": str(tmp_path / "cache"), "JUPYTER_PLATFORM_DIRS": "1",
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"),
@@ -126,20 +100,8 @@ def server(request, tmp_path):
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")
         url, probe = f"http://127.0.0.1:{port}/lab/tree/{nb_path.name}", f"http://127.0.0.1:{port}/lab"
-    log = open(tmp_path / f"{kind}.log", "w")
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_http(probe, proc, timeout=90)
+    with serve(cmd, probe, cwd=tmp_path, env=env, log=tmp_path / f"{kind}.log"):
         yield kind, url, state
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
 
 
 def test_clicks_reach_the_kernel_in_image_pixels_and_redraw_the_overlay(server, tmp_path):
