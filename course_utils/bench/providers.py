@@ -293,6 +293,14 @@ class _APIProvider(Provider):
         host = f" @ {self.base_url.split('//')[-1].split('/')[0]}" if self.base_url else ""
         return f"{self.model} ({self.provider}{host})"
 
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.identity!r}, api_key={self._key!r})"
+
 
 
 
@@ -362,13 +370,6 @@ class OpenAIProvider(_APIProvider):
         except (AttributeError, IndexError, TypeError, ValueError) as exc:
             raise ProviderError(f"malformed response: {exc}", "malformed", True) from exc
 
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.identity!r}, api_key={self._key!r})"
 
 
 class OpenAICompatibleProvider(OpenAIProvider):
@@ -455,13 +456,6 @@ class AnthropicProvider(_APIProvider):
         except (AttributeError, IndexError, TypeError, ValueError) as exc:
             raise ProviderError(f"malformed response: {exc}", "malformed", True) from exc
 
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.identity!r}, api_key={self._key!r})"
 
 
 # --------------------------------------------------------------------------- Gemini
@@ -535,9 +529,6 @@ class GeminiProvider(_APIProvider):
             except Exception:  # noqa: BLE001 - older SDKs have no aclose
                 pass
             self._client = None
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.identity!r}, api_key={self._key!r})"
 
 
 # --------------------------------------------------------------------------- local transformers
