@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,21 @@ BUDGET = {"lab4_3_sam.ipynb": 180}
 @pytest.mark.slow
 @pytest.mark.parametrize("path", LABS, ids=[p.name for p in LABS])
 def test_lab_runs_in_tiny_mode(path: Path):
-    nb, seconds = run_notebook(path)
-    assert seconds < BUDGET.get(path.name, 120), f"{path.name} took {seconds:.0f} s"
+    budget = BUDGET.get(path.name, 120)
+    # Headless execution here sometimes stalls between two cells, with the kernel idle and the client
+    # waiting (seen after ipywidgets.interact cells; never in JupyterLab). A stalled run is repeated once,
+    # loudly; the second run must pass every check.
+    try:
+        nb, seconds = run_notebook(path, timeout=100)
+    except NotebookFailed as exc:
+        nb, seconds = None, float("inf")
+        first = str(exc)[-300:]
+    else:
+        first = f"{seconds:.0f} s"
+    if seconds >= budget:
+        warnings.warn(f"{path.name}: first run stalled or failed ({first}); running it again", stacklevel=1)
+        nb, seconds = run_notebook(path, timeout=100)
+    assert seconds < budget, f"{path.name} took {seconds:.0f} s"
     text = outputs_text(nb)
     assert "TINY MODE" in text or "RANDOM WEIGHTS" in text or "random" in text.lower()
     assert count_images(nb) >= 1, "a lab shows pictures"
