@@ -52,3 +52,9 @@ def serve(cmd: list[str], probe: str, cwd: Path, env: dict[str, str], log: Path,
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+
+
+def launch(pw, profile: Path, width: int = 1280, height: int = 1400):
+    """A headless chromium context with a fresh profile (Playwright cannot download its own browser here)."""
+    return pw.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                                 headless=True, viewport={"width": width, "height": height})

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, free_port, serve
+from browser import free_port, launch, serve
 
 from course_utils import space
 
@@ -58,9 +58,7 @@ def test_every_tab_opens_and_a_slider_changes_the_figure(voila_dashboard, tmp_pa
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1280, "height": 1400})
+        context = launch(pw, tmp_path / "profile")
         try:
             page = context.new_page()
             page.goto(voila_dashboard, timeout=120_000)

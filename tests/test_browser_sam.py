@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, free_port, serve
+from browser import free_port, launch, serve
 from PIL import Image
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -109,9 +109,7 @@ def test_clicks_reach_the_kernel_in_image_pixels_and_redraw_the_overlay(server, 
 
     kind, url, state_path = server
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1280, "height": 1400})
+        context = launch(pw, tmp_path / "chromium-profile")
         try:
             page = context.new_page()
             page.goto(url, timeout=60_000)
