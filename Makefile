@@ -24,13 +24,20 @@ install: $(STAMP)  ## create .venv and install course_utils with every extra
 lab: $(STAMP)  ## open JupyterLab on labs/ (set COURSE_UTILS_TINY=1 to work offline)
 	$(VENV)/bin/jupyter lab labs/ $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
-browser-deps:  ## Debian's chromium for the browser tests (Playwright drives it; it cannot download one)
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	  else echo "chromium missing: sudo apt-get install chromium (browser tests will be skipped)"; fi; }
+# Debian packages the tests use: chromium for the browser tests (Playwright drives it; it cannot download
+# one) and a Korean font, without which chromium draws every Korean label as an empty box.
+APT_PACKAGES := chromium chromium-driver fonts-noto-cjk
+
+browser-deps:  ## Debian's chromium and a Korean font for the browser tests
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=ko | grep -q .; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	  else echo "missing: sudo apt-get install $(APT_PACKAGES) (browser tests will be skipped)"; fi; fi
+
+# pytest-xdist workers; each test process uses one torch thread (see tests/conftest.py).
+JOBS ?= 2
 
 test: $(STAMP) browser-deps  ## install everything and run the whole test suite (what CI runs)
-	COURSE_UTILS_TINY=1 $(PY) -m pytest
+	COURSE_UTILS_TINY=1 $(PY) -m pytest -n $(JOBS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -58,3 +58,46 @@ def launch(pw, profile: Path, width: int = 1280, height: int = 1400):
     """A headless chromium context with a fresh profile (Playwright cannot download its own browser here)."""
     return pw.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
                                                  headless=True, viewport={"width": width, "height": height})
+
+
+_HANGUL_CHECK = r"""() => {
+  const hangul = /[\uAC00-\uD7A3]/;
+  const canvas = document.createElement("canvas");
+  canvas.width = 48; canvas.height = 48;
+  const ctx = canvas.getContext("2d", {willReadFrequently: true});
+  const draw = (font, ch) => {
+    ctx.clearRect(0, 0, 48, 48); ctx.font = font; ctx.fillStyle = "#000"; ctx.textBaseline = "top";
+    ctx.fillText(ch, 2, 2);
+    return ctx.getImageData(0, 0, 48, 48).data.join(",");
+  };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const seen = new Set(), missing = [];
+  let checked = 0;
+  while (walker.nextNode()) {
+    const text = walker.currentNode.textContent, el = walker.currentNode.parentElement;
+    if (!el || !hangul.test(text)) continue;
+    const style = getComputedStyle(el);
+    const font = `${style.fontStyle} ${style.fontWeight} 32px ${style.fontFamily}`;
+    const nodef = draw(font, "\uE000");  // a private-use code point: no font has a glyph for it
+    for (const ch of text) {
+      if (!hangul.test(ch) || seen.has(font + ch)) continue;
+      seen.add(font + ch); checked += 1;
+      if (draw(font, ch) === nodef) missing.push(`${ch} in "${text.trim().slice(0, 40)}"`);
+    }
+  }
+  return {checked, missing};
+}"""
+
+
+def hangul_without_glyph(page) -> tuple[int, list[str]]:
+    """Korean characters on the page that the browser draws as the missing-glyph box.
+
+    Each Hangul syllable of every visible text node is drawn on a canvas in its element's own font stack
+    and compared with the drawing of a private-use code point (which no font covers): equal means the
+    browser found no font with that glyph (the empty boxes of a machine without a Korean font).
+
+    Returns:
+        The number of (font, character) pairs checked and the ones without a glyph.
+    """
+    result = page.evaluate(_HANGUL_CHECK)
+    return result["checked"], result["missing"]

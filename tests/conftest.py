@@ -11,6 +11,10 @@ os.environ.setdefault("COURSE_UTILS_TINY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two pytest-xdist workers on two cores: one torch/OpenMP thread each (and in the kernels and
+    # subprocesses they start), so the workers do not fight over the cores.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True, scope="session")

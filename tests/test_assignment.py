@@ -342,13 +342,12 @@ def test_source_runs_with_heavy_cells_in_tiny_mode(tmp_path):
         cell.source = strip_markers(cell.source)
     copy = tmp_path / path.name
     nbformat.write(nb, copy)
-    executed, seconds = run_notebook(copy, timeout=300, env={"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
+    executed = run_notebook(copy, env={"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
     text = outputs_text(executed)
     # The registry's vit_base (tiny: same architecture, random weights) loads into the solution's ViT.
     diff = re.search(r"max \|difference\| between timm and my ViT: ([0-9.e+-]+)", text)
     assert diff and float(diff.group(1)) < 1e-4, text[-2000:]
     assert "ViT-H/14" in text and "632.0M parameters" in text, text[-2000:]
-    print(f"\nsource notebook with heavy cells, tiny mode: {seconds:.1f} s")
 
 
 # The zip_collect regular expression documented in docs/instructor.md (Moodle file names).

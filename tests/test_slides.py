@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from browser import hangul_without_glyph
 
 ROOT = Path(__file__).resolve().parents[1]
 SLIDES = ROOT / "slides"
@@ -105,6 +106,8 @@ def test_slides_render_in_chromium(built, build_module):
             assert page.evaluate("document.querySelectorAll('.katex').length") > 5, "KaTeX did not render"
             fonts_ok = page.evaluate("document.fonts.check('24px NanumGothic', '한국어')")
             assert fonts_ok, "the Korean web font did not load"
+            checked, missing = hangul_without_glyph(page)
+            assert checked > 20 and not missing, f"Korean text drawn as empty boxes: {missing[:10]}"
             heights = build_module.slide_heights(page)
             too_tall = [(i + 1, h) for i, h in enumerate(heights) if h > build_module.SLIDE_HEIGHT]
             assert not too_tall, f"slides whose content overflows: {too_tall}"
