@@ -40,12 +40,20 @@ def test_environment_yml_lists_every_runtime_and_lab_dependency():
     assert "-e .[lab]" in pip_items
 
 
-def test_course_named_dependencies_are_declared():
-    declared = _names(PYPROJECT["project"]["dependencies"]) | _names(
-        PYPROJECT["project"]["optional-dependencies"]["lab"])
+def test_course_named_dependencies_are_installed_as_declared():
+    """The packages the course names are declared, and the installed versions satisfy the declaration."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    declared = {Requirement(x).name.lower().replace("_", "-"): Requirement(x)
+                for x in PYPROJECT["project"]["dependencies"] + PYPROJECT["project"]["optional-dependencies"]["lab"]}
     for name in ["jupyterlab", "nbgrader", "ipywidgets", "torch", "timm", "transformers", "segment-anything",
                  "plotly", "scikit-learn"]:
-        assert name in declared, name
+        assert name in declared, f"{name} is named by the course but not declared in pyproject.toml"
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            raise AssertionError(f"{name} is declared but not installed: make install") from None
+        assert declared[name].specifier.contains(installed, prereleases=True), (name, installed)
 
 
 def test_ci_runs_the_readme_test_command():
@@ -68,5 +76,18 @@ def test_repository_url_is_set_in_one_place():
 
 
 def test_package_ships_typing_marker_and_console_script():
-    assert (ROOT / "course_utils" / "py.typed").exists()
-    assert PYPROJECT["project"]["scripts"]["course-utils"] == "course_utils.cli:main"
+    """The installed distribution carries py.typed and a `course-utils` command that runs."""
+    import shutil
+    import subprocess
+    from importlib.metadata import distribution
+
+    import course_utils
+    from course_utils import cli
+
+    assert (Path(course_utils.__file__).parent / "py.typed").exists()
+    scripts = {ep.name: ep for ep in distribution("course_utils").entry_points if ep.group == "console_scripts"}
+    assert scripts["course-utils"].load() is cli.main
+    exe = shutil.which("course-utils", path=str(Path(sys.executable).parent))
+    assert exe, "the course-utils command is not installed next to this Python"
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "doctor" in out.stdout and "fetch-weights" in out.stdout, out.stderr[-2000:]
