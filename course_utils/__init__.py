@@ -4,25 +4,42 @@ The names a notebook needs are importable from here; everything else lives in it
 (``course_utils.attention``, ``course_utils.sam``, ``course_utils.bench``...).
 """
 
-from .attention import capture_attention
-from .bench import load_mini_vqa, load_run, run_benchmark
-from .clustering import cluster_patches, pca_rgb
-from .features import extract_features
-from .images import load_image, sample_image, sample_images
-from .models import (
-    get_device,
-    is_random,
-    is_tiny,
-    load_dinov2,
-    load_model,
-    load_sam,
-    load_vit,
-)
-from .retrieval import build_index, search
-from .rollout import attention_rollout
-from .sam import SamSession, auto_masks
-from .viz import mark_random, overlay_heatmap, overlay_mask, show_attention, show_images
-from .zoo import vit_zoo_table
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# name -> the module that defines it. Imported on first use (PEP 562), so `import course_utils` stays
+# light: torch, segment_anything and the benchmark load only when a notebook first needs them.
+_EXPORTS = {
+    "capture_attention": "attention",
+    "load_mini_vqa": "bench", "load_run": "bench", "run_benchmark": "bench",
+    "cluster_patches": "clustering", "pca_rgb": "clustering",
+    "extract_features": "features",
+    "load_image": "images", "sample_image": "images", "sample_images": "images",
+    "get_device": "models", "is_random": "models", "is_tiny": "models", "load_dinov2": "models",
+    "load_model": "models", "load_sam": "models", "load_vit": "models",
+    "build_index": "retrieval", "search": "retrieval",
+    "attention_rollout": "rollout",
+    "SamSession": "sam", "auto_masks": "sam",
+    "mark_random": "viz", "overlay_heatmap": "viz", "overlay_mask": "viz", "show_attention": "viz",
+    "show_images": "viz",
+    "vit_zoo_table": "zoo",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __version__ = "0.4.0"
 
