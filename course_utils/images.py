@@ -147,6 +147,8 @@ def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
 
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype.byteorder not in ("=", "|"):  # e.g. ">u2" from PIL's "I;16B" (big-endian TIFF)
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype == bool:

@@ -168,3 +168,29 @@ def test_every_sample_has_source_and_licence():
         assert SAMPLES[name].source and SAMPLES[name].licence
     with pytest.raises(KeyError, match="chelsea"):
         sample_image("dog")
+
+
+# --------------------------------------------------------------------------- issue 11 bugs
+
+
+def test_big_endian_sixteen_bit_tiff_rescales_like_native(tmp_path):
+    """A dark 16-bit image must come out dark whatever its byte order (PIL writes and reads the TIFF)."""
+    # max <= 255: the case a value-range guess takes for 8-bit; round(v / 257) worked by hand.
+    for values, expected in [([0, 100, 128, 200, 255], [0, 0, 0, 1, 1]),
+                             ([0, 257 * 3, 257 * 128, 65535, 1], [0, 3, 128, 255, 0])]:
+        native = np.array([values], dtype=np.uint16)
+        path = tmp_path / "big.tif"
+        Image.frombytes("I;16B", (len(values), 1), native.astype(">u2").tobytes()).save(path)
+        with Image.open(path) as reread:
+            assert reread.mode == "I;16B"             # the file really is big-endian 16-bit
+            big = reread.copy()
+        little = Image.frombytes("I;16L", (len(values), 1), native.astype("<u2").tobytes())
+        for src in [path, path.read_bytes(), big, little, Image.fromarray(native), native.astype(">u2"), native]:
+            out = load_image(src)
+            assert out[0, :, 0].tolist() == expected, (values, src)
+            assert (out[..., 0] == out[..., 2]).all()
+    # 32-bit "I" keeps its value-range rule: 0..255 as is, 0..65535 as 16-bit.
+    assert load_image(Image.fromarray(np.array([[0, 128, 255]], dtype=np.int32)))[0, :, 0].tolist() == [0, 128, 255]
+    i32 = Image.fromarray(np.array([[0, 257 * 128, 65535]], dtype=np.int32))
+    assert i32.mode == "I" and load_image(i32)[0, :, 0].tolist() == [0, 128, 255]
+    assert load_image(np.array([[0, 257 * 128, 65535]], dtype=">i4"))[0, :, 0].tolist() == [0, 128, 255]
