@@ -6,10 +6,13 @@ a path, a URL, raw bytes, a PIL image (any mode) or a numpy array (grayscale, fl
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import threading
 import urllib.request
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +40,9 @@ def load_image(src: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     Args:
         src: A file path (str or Path), an ``http(s)://`` URL, raw encoded bytes, a PIL image or
             a numpy array (HxW, HxWx1, HxWx3 or HxWx4; uint8, uint16, bool or float in [0, 1]).
-        max_pixels: Largest accepted width*height, to refuse decompression bombs.
+        max_pixels: Largest accepted width*height, to refuse decompression bombs. PIL's own guard
+            (``PIL.Image.MAX_IMAGE_PIXELS``) follows it during this call, so a larger value really
+            admits a larger image; PIL's setting is unchanged afterwards.
 
     Returns:
         (H, W, 3) uint8 RGB array. EXIF orientation is applied; transparency is composited
@@ -88,16 +93,39 @@ def _download(url: str) -> bytes:
 
 def _open_bytes(data: bytes, name: str, max_pixels: int) -> np.ndarray:
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with _pil_pixel_limit(max_pixels), Image.open(io.BytesIO(data)) as img:
             _check_size(img.size, name, max_pixels)
             img.load()
             return _pil_to_rgb(img, max_pixels)
     except UnidentifiedImageError as exc:
         raise ImageLoadError(f"{name} is not an image file PIL can read (PNG, JPEG, TIFF, WebP, ...).") from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageLoadError(f"{name} is absurdly large ({exc}); resize it first.") from exc
+    except Image.DecompressionBombError as exc:  # PIL's guard, set to 2 * max_pixels by _pil_pixel_limit
+        raise ImageLoadError(f"{name} has more than max_pixels={max_pixels} pixels ({exc}); resize it first "
+                             "or pass a larger max_pixels.") from exc
     except OSError as exc:  # PIL reports truncated or damaged data as OSError
         raise ImageLoadError(f"{name} is truncated or damaged ({exc}); download or export it again.") from exc
+
+
+_PIL_LIMIT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pil_pixel_limit(max_pixels: int) -> Iterator[None]:
+    """Make PIL's decompression-bomb guard follow ``max_pixels`` for one decode, then restore it.
+
+    PIL refuses images above ``2 * Image.MAX_IMAGE_PIXELS`` (about 179 Mpx by default) and warns
+    above ``Image.MAX_IMAGE_PIXELS``; our own :func:`_check_size` gives the error, so the warning is
+    silenced. The lock serialises load_image's own decodes; PIL's setting is restored on exit.
+    """
+    with _PIL_LIMIT_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
 
 
 def _check_size(size: tuple[int, int], name: str, max_pixels: int) -> None:

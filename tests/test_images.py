@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import http.server
 import io
+import struct
 import threading
+import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -194,3 +197,33 @@ def test_big_endian_sixteen_bit_tiff_rescales_like_native(tmp_path):
     i32 = Image.fromarray(np.array([[0, 257 * 128, 65535]], dtype=np.int32))
     assert i32.mode == "I" and load_image(i32)[0, :, 0].tolist() == [0, 128, 255]
     assert load_image(np.array([[0, 257 * 128, 65535]], dtype=">i4"))[0, :, 0].tolist() == [0, 128, 255]
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that only claims a size (IHDR, 8-bit grayscale; no pixel data): nothing big is allocated."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def test_max_pixels_governs_pils_bomb_guard(monkeypatch):
+    """max_pixels decides, not PIL's own MAX_IMAGE_PIXELS; PIL's setting is back afterwards."""
+    # 240 Mpx: above the default max_pixels (200 M) and above PIL's default hard limit (2 x 89.5 M).
+    with pytest.raises(ImageLoadError, match=r"more than max_pixels=200000000.*pass a larger max_pixels"):
+        load_image(_png_header(20_000, 12_000))
+    assert Image.MAX_IMAGE_PIXELS == int(1024 * 1024 * 1024 // 4 // 3)   # PIL's documented default, untouched
+    # Shrink PIL's guard (warns above 1000 px, refuses above 2000) to play the same story on small files.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    ref = np.random.default_rng(1).integers(0, 256, size=(60, 100, 3), dtype=np.uint8)  # 6000 px
+    data = _png_bytes(Image.fromarray(ref))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                     # no DecompressionBombWarning either
+        np.testing.assert_array_equal(load_image(data, max_pixels=6000), ref)
+        mid = _png_bytes(Image.fromarray(ref[:, :25]))     # 1500 px: between PIL's warning and error levels
+        np.testing.assert_array_equal(load_image(mid, max_pixels=2000), ref[:, :25])
+    assert Image.MAX_IMAGE_PIXELS == 1000                  # restored after each call
+    for limit in (5999, 2000):                             # below 6000 px, and below half of it
+        with pytest.raises(ImageLoadError, match=rf"more than max_pixels={limit}.*pass a larger max_pixels"):
+            load_image(data, max_pixels=limit)
+    assert Image.MAX_IMAGE_PIXELS == 1000                  # restored after an error too
