@@ -227,3 +227,44 @@ def test_max_pixels_governs_pils_bomb_guard(monkeypatch):
         with pytest.raises(ImageLoadError, match=rf"more than max_pixels={limit}.*pass a larger max_pixels"):
             load_image(data, max_pixels=limit)
     assert Image.MAX_IMAGE_PIXELS == 1000                  # restored after an error too
+
+
+def _png_raw(width: int, height: int, depth: int, color_type: int, rows: list[bytes], trns: bytes) -> bytes:
+    """A PNG written by hand (filter 0 rows, one IDAT, a tRNS chunk): independent of PIL's encoder."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, color_type, 0, 0, 0)
+    idat = zlib.compress(b"".join(b"\x00" + row for row in rows))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"tRNS", trns) + chunk(b"IDAT", idat)
+            + chunk(b"IEND", b""))
+
+
+def test_trns_transparency_in_gray_and_rgb_pngs_is_composited_on_white():
+    """The tRNS colour key (PNG spec) of L, 1, I;16 and RGB PNGs becomes white, like palette transparency."""
+    gray = np.array([[10, 50, 200], [50, 0, 255]], dtype=np.uint8)
+    out = load_image(_png_bytes(Image.fromarray(gray), transparency=50))    # PIL writes the tRNS chunk
+    expected = np.where(gray == 50, 255, gray)
+    np.testing.assert_array_equal(out, np.repeat(expected[..., None], 3, axis=-1))
+    rgb = np.array([[[1, 2, 3], [9, 9, 9]], [[1, 2, 4], [1, 2, 3]]], dtype=np.uint8)
+    out = load_image(_png_bytes(Image.fromarray(rgb), transparency=(1, 2, 3)))
+    expected = rgb.copy()
+    expected[0, 0] = expected[1, 1] = 255                                  # only the exact key colour
+    np.testing.assert_array_equal(out, expected)
+    wide = np.array([[1000, 1001, 65535, 0]], dtype=np.uint16)
+    pil16 = Image.fromarray(wide)
+    assert pil16.mode == "I;16"
+    out = load_image(_png_bytes(pil16, transparency=1000))
+    assert out[0, :, 1].tolist() == [255, 4, 255, 0]                      # 1001 / 257 = 3.9 -> 4
+    bits = Image.fromarray(np.array([[True, False, True]]))
+    out = load_image(_png_bytes(bits, transparency=0))                    # black is the key
+    assert out[0, :, 0].tolist() == [255, 255, 255] and bits.mode == "1"
+    # 2-bit grayscale: samples 0..3 (PIL shows them as 0, 85, 170, 255); the key 2 is a 2-bit sample.
+    two_bit = _png_raw(4, 1, 2, 0, [bytes([0b00011011])], struct.pack(">H", 2))
+    assert load_image(two_bit)[0, :, 0].tolist() == [0, 85, 255, 255]
+    # 16-bit RGB: PIL keeps the high byte of each sample; the key is matched at that precision.
+    px = [(0x1234, 0x5678, 0x9ABC), (0x0100, 0x0200, 0x0300), (0x1234, 0x5678, 0x9ABC)]
+    rows = [b"".join(struct.pack(">HHH", *p) for p in px)]
+    out = load_image(_png_raw(3, 1, 16, 2, rows, struct.pack(">HHH", 0x1234, 0x5678, 0x9ABC)))
+    assert out[0].tolist() == [[255, 255, 255], [1, 2, 3], [255, 255, 255]]
+    # No tRNS chunk: nothing changes.
+    np.testing.assert_array_equal(load_image(_png_bytes(Image.fromarray(gray)))[..., 0], gray)
