@@ -15,6 +15,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from course_utils.bench import (
@@ -359,3 +360,46 @@ def test_real_api_two_items(kind, env, task, tmp_path):
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert key.reveal().encode() not in path.read_bytes()
+
+
+def test_resume_with_a_subset_keeps_the_runs_items(task, server, tmp_path):
+    """A resumed run covers the union of its items: n_items, n_ok, score, cost and latency agree."""
+    import json
+
+    from course_utils.bench import Task, load_run
+
+    pricing = _pricing("openai:gpt-4o-mini")
+    answer = _answers(task)
+
+    def provider():
+        return OpenAIProvider("gpt-4o-mini", api_key=SECRET, base_url=server.openai_url, timeout=5)
+
+    def check(row, items):
+        expected_acc = sum(vqa_accuracy(answer(it.question), it.references) for it in items) / len(items)
+        assert row["n_items"] == row["n_ok"] == len(items) and row["n_errors"] == 0
+        assert row["accuracy"] == pytest.approx(expected_acc, abs=1e-12)
+        assert row["total_cost_usd"] == pytest.approx(_expected_cost(task, answer, items), rel=1e-12)
+
+    run_dir = tmp_path / "run"
+    six = task.subset(6)
+    check(run_benchmark(six, [provider()], run_dir, progress=False, pricing=pricing).table()[0], six.items)
+    resumed = run_benchmark(task.subset(3), [provider()], run_dir, progress=False, pricing=pricing)
+    assert server.total == 6 and resumed.stats["calls"] == 0
+    check(resumed.table()[0], six.items)
+    assert [it.item_id for it in resumed.task.items] == [it.item_id for it in six.items]
+    check(load_run(run_dir).table()[0], six.items)
+    assert json.loads((run_dir / "summary.json").read_text())[0]["n_items"] == 6
+    lat = sorted(r["latency_s"] for r in load_run(run_dir).item_records())
+    assert len(lat) == 6 and resumed.table()[0]["p95_latency_s"] == pytest.approx(float(np.percentile(lat, 95)))
+    # A subset plus one new item: only the new item is called, and the run grows to seven.
+    grown = run_benchmark(task.subset(ids=[task.items[0].item_id, task.items[6].item_id]), [provider()], run_dir,
+                          progress=False, pricing=pricing, score=False)
+    assert server.total == 7 and len(grown.task) == 7
+    check(load_run(run_dir).table()[0], task.items[:7])
+    # The same for a task that is not built in (its items are stored inline in the run).
+    inline = Task("my_vqa", "vqa", list(task.items[:4]))
+    run_benchmark(inline, [provider()], tmp_path / "inline", progress=False, pricing=pricing)
+    again = run_benchmark(Task("my_vqa", "vqa", list(task.items[1:3])), [provider()], tmp_path / "inline",
+                          progress=False, pricing=pricing)
+    check(again.table()[0], inline.items)
+    check(load_run(tmp_path / "inline").table()[0], inline.items)
