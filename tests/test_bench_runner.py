@@ -6,7 +6,9 @@ its answers and token usage are known functions, so costs, retries and cache sav
 
 from __future__ import annotations
 
+import asyncio
 import os
+import selectors
 import signal
 import sqlite3
 import subprocess
@@ -24,6 +26,7 @@ from course_utils.bench import (
     GenerationParams,
     OpenAIProvider,
     PricingTable,
+    Provider,
     ReplayProvider,
     estimate_cost,
     load_mini_vqa,
@@ -31,6 +34,7 @@ from course_utils.bench import (
     vqa_accuracy,
 )
 from course_utils.bench.fakeserver import FakeAPIServer, Fault, fail_first, fail_items
+from course_utils.bench.providers import ProviderResponse
 
 SECRET = "sk-test-DO-NOT-LEAK-7f3a9c1e5b"
 PRICES = {"input_per_mtok": 1.0, "output_per_mtok": 4.0}
@@ -403,3 +407,66 @@ def test_resume_with_a_subset_keeps_the_runs_items(task, server, tmp_path):
                           progress=False, pricing=pricing)
     check(again.table()[0], inline.items)
     check(load_run(tmp_path / "inline").table()[0], inline.items)
+
+
+class _JumpSelector(selectors.DefaultSelector):
+    """Never waits for a timer: when nothing is ready it moves the loop's clock to the next timer."""
+
+    loop: _VirtualTimeLoop
+
+    def select(self, timeout=None):
+        if timeout is None:                       # nothing scheduled: a real wait (e.g. for a thread)
+            return super().select(None)
+        events = super().select(0)
+        if not events and timeout > 0:
+            self.loop.now += timeout
+        return events
+
+
+class _VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop on a virtual clock: ``asyncio.sleep(100)`` takes no real time, timers keep their order."""
+
+    def __init__(self):
+        self.now = 0.0
+        selector = _JumpSelector()
+        selector.loop = self
+        super().__init__(selector)
+
+    def time(self) -> float:
+        return self.now
+
+
+class _StampProvider(Provider):
+    """Records the (virtual) time at which each request reaches it; the first one stalls."""
+
+    provider, model = "stamp", "clock"
+
+    def __init__(self, stall_s: float):
+        self.stall_s = stall_s
+        self.starts: list[float] = []
+
+    async def generate(self, request, params):
+        self.starts.append(asyncio.get_running_loop().time())
+        if len(self.starts) == 1:
+            await asyncio.sleep(self.stall_s)
+        return ProviderResponse("yes", 10, 1)
+
+
+def test_rate_limit_holds_after_a_stall(task, tmp_path):
+    """6 requests/min, one slot: a 100 s stall must not release the queue back to back (virtual clock)."""
+    from course_utils.bench.runner import arun_benchmark
+
+    provider = _StampProvider(stall_s=100.0)
+    loop = _VirtualTimeLoop()
+    try:
+        result = loop.run_until_complete(arun_benchmark(
+            task.subset(12), [provider], tmp_path / "run", concurrency=1, rate_limits={"stamp": 6},
+            progress=False, cache=False, score=False))
+    finally:
+        loop.close()
+    starts = provider.starts
+    assert len(starts) == 12 and result.stats["calls"] == 12
+    assert starts[0] == 0.0 and starts[1] >= 100.0            # the stall really held the only slot
+    for t in starts:                                          # every 60 s window [t, t + 60) holds <= 6 starts
+        assert sum(t <= u < t + 60.0 - 1e-9 for u in starts) <= 6, (t, starts)
+    assert loop.now < 300.0                                   # and the limiter did not over-throttle either

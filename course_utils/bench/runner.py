@@ -110,8 +110,21 @@ class RunStore:
 # --------------------------------------------------------------------------- rate limiting
 
 
+def _now() -> float:
+    """The event loop's clock (what ``asyncio.sleep`` counts in); ``time.monotonic`` outside a loop."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
+
+
 class RateLimiter:
-    """Spaces request starts to at most ``rpm`` per minute and pauses everything after a Retry-After."""
+    """Spaces request starts to at most ``rpm`` per minute and pauses everything after a Retry-After.
+
+    Call :meth:`acquire` immediately before the request goes out (after any other wait, such as a
+    concurrency slot): the slot it hands out is a start time, and a request that waits elsewhere
+    after taking it would fire late, back to back with the ones behind it.
+    """
 
     def __init__(self, rpm: float | None = None):
         if rpm is not None and rpm <= 0:
@@ -123,16 +136,16 @@ class RateLimiter:
 
     async def acquire(self) -> None:
         async with self._lock:
-            now = time.monotonic()
+            now = _now()
             start = max(now, self._next, self._blocked_until)
             self._next = start + self.interval
-        delay = start - time.monotonic()
+        delay = start - _now()
         if delay > 0:
             await asyncio.sleep(delay)
 
     def block_for(self, seconds: float) -> None:
         """No new request starts for ``seconds`` (a server asked us to back off)."""
-        self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+        self._blocked_until = max(self._blocked_until, _now() + seconds)
 
 
 def _backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -307,8 +320,8 @@ async def _call_with_retries(provider: Provider, limiter: RateLimiter, requests:
     error: ProviderError | None = None
     own = ctx.provider_slots.get(provider.identity)
     for attempt in range(ctx.max_retries + 1):
-        await limiter.acquire()
         async with ctx.semaphore, (own if own is not None else contextlib.nullcontext()):
+            await limiter.acquire()  # last wait before the call: its start slot is when the request goes out
             start = time.perf_counter()
             ctx.stats["calls"] += 1
             try:
