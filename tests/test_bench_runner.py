@@ -470,3 +470,27 @@ def test_rate_limit_holds_after_a_stall(task, tmp_path):
     for t in starts:                                          # every 60 s window [t, t + 60) holds <= 6 starts
         assert sum(t <= u < t + 60.0 - 1e-9 for u in starts) <= 6, (t, starts)
     assert loop.now < 300.0                                   # and the limiter did not over-throttle either
+
+
+def test_encode_image_sees_a_file_rewritten_at_the_same_path(tmp_path):
+    """The memo follows the file's content, even with the same size and modification time."""
+    from PIL import Image
+
+    from course_utils.bench.tasks import encode_image
+
+    path = tmp_path / "photo.bmp"                     # BMP: same dimensions -> same file size
+    first = np.zeros((20, 30, 3), np.uint8)
+    second = np.full((20, 30, 3), 200, np.uint8)
+    Image.fromarray(first).save(path)
+    stamp = path.stat()
+    data1, hash1 = encode_image(str(path))
+    assert encode_image(str(path)) == (data1, hash1) and encode_image(first) == (data1, hash1)
+    Image.fromarray(second).save(path)
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert path.stat().st_size == stamp.st_size and path.stat().st_mtime_ns == stamp.st_mtime_ns
+    data2, hash2 = encode_image(str(path))
+    assert (data2, hash2) == encode_image(second)     # the array path is never memoised: the oracle
+    assert hash2 != hash1
+    path.unlink()
+    with pytest.raises(FileNotFoundError):
+        encode_image(str(path))
