@@ -295,3 +295,22 @@ def test_show_sam_prediction_marks_random_weights_and_draws_each_mask(session):
     with pytest.raises(ValueError, match="low-res logits"):
         show_sam_prediction(session.image, result.logits)
     plt.close("all")
+
+
+# --------------------------------------------------------------------------- issue 11: shared state
+
+
+def test_embedding_handed_out_is_a_copy_and_the_cache_stays_intact(tiny, image, oracle):
+    """Editing an embedding in place changes neither the session nor the shared cache (raw predictor = oracle)."""
+    cache = EmbeddingCache(max_items=2)
+    first = SamSession(tiny, cache=cache).set_image(image)
+    first.get_image_embedding().zero_()                       # a student edits "their" tensor
+    first.predictor.get_image_embedding().mul_(-1)            # or segment-anything's own accessor
+    second = SamSession(tiny, cache=cache).set_image(image.copy())
+    assert second.last_cache_hit == "memory"
+    assert torch.equal(second.get_image_embedding(), oracle.features)
+    second.get_image_embedding().zero_()
+    _same(second.predict(points=[(225, 150)]), oracle.predict(np.array([[225.0, 150.0]]), np.array([1])))
+    third = SamSession(tiny, cache=cache).set_image(image.copy())
+    assert third.last_cache_hit == "memory" and torch.equal(third.get_image_embedding(), oracle.features)
+
