@@ -362,12 +362,17 @@ class SamSession:
 
         Returns:
             The session itself (so ``SamSession(model).set_image(img)`` chains).
+
+        The session keeps a private, read-only copy in :attr:`image` (``session.image.copy()`` to
+        draw on it); later edits of the array passed in do not reach the session.
         """
         rgb = load_image(image)
         key = _image_hash(rgb)
         if key == self._image_key and self.predictor.is_image_set:
             self._last_hit = "current"
             return self
+        rgb = rgb.copy()  # the session's own pixels: drawing on the caller's array changes nothing here
+        rgb.setflags(write=False)
         self.image = None
         self.predictor.set_image(rgb)
         self.image = rgb

@@ -314,3 +314,19 @@ def test_embedding_handed_out_is_a_copy_and_the_cache_stays_intact(tiny, image, 
     third = SamSession(tiny, cache=cache).set_image(image.copy())
     assert third.last_cache_hit == "memory" and torch.equal(third.get_image_embedding(), oracle.features)
 
+
+def test_session_image_is_a_private_copy_that_auto_masks_restores(tiny, image, oracle, session):
+    """Drawing on the caller's array after set_image changes nothing the session encodes or restores."""
+    mine = image.copy()
+    sess = SamSession(tiny, cache=session.cache).set_image(mine)   # the fixture's cache: no extra encode
+    assert not np.shares_memory(sess.image, mine)
+    mine[100:200, 100:300] = 0                                # the caller draws on their own array
+    np.testing.assert_array_equal(sess.image, image)
+    with pytest.raises(ValueError, match="read-only"):
+        sess.image[0, 0, 0] = 1                               # and the session's copy cannot be edited
+    small = np.ascontiguousarray(image[::10, ::10])           # (30, 46): keeps the generator fast
+    auto_masks(sess, small, points_per_side=2, pred_iou_thresh=0.0, stability_score_thresh=0.0)
+    np.testing.assert_array_equal(sess.image, image)          # restored from the private copy...
+    assert sess.last_cache_hit == "memory"                    # ...which is the embedding of the original
+    assert torch.equal(sess.get_image_embedding(), oracle.features)
+    _same(sess.predict(points=[(225, 150)]), oracle.predict(np.array([[225.0, 150.0]]), np.array([1])))
