@@ -6,10 +6,13 @@ a path, a URL, raw bytes, a PIL image (any mode) or a numpy array (grayscale, fl
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import threading
 import urllib.request
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +40,14 @@ def load_image(src: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     Args:
         src: A file path (str or Path), an ``http(s)://`` URL, raw encoded bytes, a PIL image or
             a numpy array (HxW, HxWx1, HxWx3 or HxWx4; uint8, uint16, bool or float in [0, 1]).
-        max_pixels: Largest accepted width*height, to refuse decompression bombs.
+        max_pixels: Largest accepted width*height, to refuse decompression bombs. PIL's own guard
+            (``PIL.Image.MAX_IMAGE_PIXELS``) follows it during this call, so a larger value really
+            admits a larger image; PIL's setting is unchanged afterwards.
 
     Returns:
-        (H, W, 3) uint8 RGB array. EXIF orientation is applied; transparency is composited
-        onto a white background; 16-bit and float images are rescaled to 0..255.
+        (H, W, 3) uint8 RGB array. EXIF orientation is applied; transparency (alpha channel,
+        palette transparency, or the single transparent colour of a grayscale / RGB PNG's tRNS
+        chunk) is composited onto a white background; 16-bit and float images are rescaled to 0..255.
 
     Raises:
         FileNotFoundError: The path does not exist.
@@ -88,16 +94,38 @@ def _download(url: str) -> bytes:
 
 def _open_bytes(data: bytes, name: str, max_pixels: int) -> np.ndarray:
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with _pil_pixel_limit(max_pixels), Image.open(io.BytesIO(data)) as img:
             _check_size(img.size, name, max_pixels)
-            img.load()
-            return _pil_to_rgb(img, max_pixels)
+            return _pil_to_rgb(img, max_pixels)  # decodes here, so damaged data is caught below
     except UnidentifiedImageError as exc:
         raise ImageLoadError(f"{name} is not an image file PIL can read (PNG, JPEG, TIFF, WebP, ...).") from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageLoadError(f"{name} is absurdly large ({exc}); resize it first.") from exc
+    except Image.DecompressionBombError as exc:  # PIL's guard, set to 2 * max_pixels by _pil_pixel_limit
+        raise ImageLoadError(f"{name} has more than max_pixels={max_pixels} pixels ({exc}); resize it first "
+                             "or pass a larger max_pixels.") from exc
     except OSError as exc:  # PIL reports truncated or damaged data as OSError
         raise ImageLoadError(f"{name} is truncated or damaged ({exc}); download or export it again.") from exc
+
+
+_PIL_LIMIT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pil_pixel_limit(max_pixels: int) -> Iterator[None]:
+    """Make PIL's decompression-bomb guard follow ``max_pixels`` for one decode, then restore it.
+
+    PIL refuses images above ``2 * Image.MAX_IMAGE_PIXELS`` (about 179 Mpx by default) and warns
+    above ``Image.MAX_IMAGE_PIXELS``; our own :func:`_check_size` gives the error, so the warning is
+    silenced. The lock serialises load_image's own decodes; PIL's setting is restored on exit.
+    """
+    with _PIL_LIMIT_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
 
 
 def _check_size(size: tuple[int, int], name: str, max_pixels: int) -> None:
@@ -111,19 +139,58 @@ def _check_size(size: tuple[int, int], name: str, max_pixels: int) -> None:
 
 def _pil_to_rgb(img: Image.Image, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     _check_size(img.size, "image", max_pixels)
+    key = img.info.get("transparency")
+    rawmode = _rawmode(img)  # before anything loads the pixels (loading clears ``img.tile``)
     img = ImageOps.exif_transpose(img)
     mode = img.mode
+    keyed = _colour_key_mask(img, key, rawmode) if mode != "P" else None
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        return _array_to_rgb(np.asarray(img))
-    if mode == "P" and "transparency" in img.info:
-        img = img.convert("RGBA")
-    elif mode == "P":
-        img = img.convert("RGB")
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, rgba)
-    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+        rgb = _array_to_rgb(np.asarray(img))
+    else:
+        if mode == "P" and "transparency" in img.info:
+            img = img.convert("RGBA")
+        elif mode == "P":
+            img = img.convert("RGB")
+        if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+            rgba = img.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(background, rgba)
+        rgb = np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+    if keyed is not None and keyed.any():
+        rgb = rgb.copy()
+        rgb[keyed] = 255  # fully transparent pixels composited on white
+    return rgb
+
+
+def _rawmode(img: Image.Image) -> str | None:
+    """How the file stores its samples (e.g. ``"L;2"``, ``"RGB;16B"``), while PIL still knows it."""
+    tile = getattr(img, "tile", None)
+    if tile:
+        args = tile[0][3]
+        return args if isinstance(args, str) else (args[0] if args and isinstance(args[0], str) else None)
+    return None
+
+
+#: PIL widens 2/4-bit grayscale samples to 0..255; a tRNS key is in the file's sample scale.
+_KEY_SCALE = {"L;2": 85, "L;4": 17}
+
+
+def _colour_key_mask(img: Image.Image, key: Any, rawmode: str | None) -> np.ndarray | None:
+    """(H, W) bool: the pixels equal to a single-colour transparency key (PNG tRNS in L, 1, I;16, RGB).
+
+    16-bit RGB PNGs are decoded by PIL to their high bytes, so the key is compared at that precision.
+    """
+    if key is None or isinstance(key, (bytes, bytearray)):
+        return None
+    arr = np.asarray(img)
+    if img.mode == "RGB" and isinstance(key, (tuple, list)) and len(key) == 3:
+        want = np.array([int(k) >> 8 if rawmode == "RGB;16B" else int(k) for k in key], dtype=np.int64)
+        return (arr.astype(np.int64) == want).all(axis=-1)
+    if img.mode in ("1", "L", "I", "I;16", "I;16B", "I;16L", "I;16N") and isinstance(key, (int, np.integer)):
+        if img.mode == "1":
+            return arr.astype(np.int64) * 255 == int(key)  # PIL reports a 1-bit key as 0 or 255
+        return arr.astype(np.int64) == int(key) * _KEY_SCALE.get(rawmode or "", 1)
+    return None
 
 
 def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
@@ -147,6 +214,8 @@ def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
 
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype.byteorder not in ("=", "|"):  # e.g. ">u2" from PIL's "I;16B" (big-endian TIFF)
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype == bool:

@@ -126,6 +126,8 @@ class EmbeddingCache:
         max_disk_mb: The disk level deletes its oldest files beyond this size.
 
     Keys are ``(model_fingerprint(model), image pixel hash)``; entries are returned bit-identical.
+    The cache keeps its own copy of each embedding and hands out copies, so editing a tensor
+    obtained from it (or from a session) in place never changes what later sessions get.
     """
 
     def __init__(self, max_items: int = 8, disk: bool | str | os.PathLike | None = None, max_disk_mb: float = 2048):
@@ -153,7 +155,7 @@ class EmbeddingCache:
         """Return ``(entry, "memory" | "disk")`` or ``(None, None)``."""
         if key in self._memory:
             self._memory.move_to_end(key)
-            return self._memory[key], "memory"
+            return self._memory[key]._replace(features=self._memory[key].features.clone()), "memory"
         if self.disk_dir is not None:
             path = self._path(key)
             if path.exists():
@@ -169,10 +171,11 @@ class EmbeddingCache:
                     return None, None
                 os.utime(path)
                 self._remember(key, entry)
-                return entry, "disk"
+                return entry._replace(features=entry.features.clone()), "disk"
         return None, None
 
     def put(self, key: tuple[str, str], entry: _Entry) -> None:
+        entry = entry._replace(features=entry.features.detach().to("cpu", copy=True))  # the cache's own copy
         self._remember(key, entry)
         if self.disk_dir is not None:
             path = self._path(key)
@@ -244,8 +247,7 @@ class _CachingPredictor(SamPredictor):
         self.last_encoder_seconds = time.perf_counter() - start
         self.last_cache_hit = None
         if self.cache is not None:
-            self.cache.put(key, _Entry(self.features.detach().to("cpu"), tuple(self.original_size),
-                                       tuple(self.input_size)))
+            self.cache.put(key, _Entry(self.features, tuple(self.original_size), tuple(self.input_size)))
 
 
 # --------------------------------------------------------------------------- session
@@ -360,12 +362,17 @@ class SamSession:
 
         Returns:
             The session itself (so ``SamSession(model).set_image(img)`` chains).
+
+        The session keeps a private, read-only copy in :attr:`image` (``session.image.copy()`` to
+        draw on it); later edits of the array passed in do not reach the session.
         """
         rgb = load_image(image)
         key = _image_hash(rgb)
         if key == self._image_key and self.predictor.is_image_set:
             self._last_hit = "current"
             return self
+        rgb = rgb.copy()  # the session's own pixels: drawing on the caller's array changes nothing here
+        rgb.setflags(write=False)
         self.image = None
         self.predictor.set_image(rgb)
         self.image = rgb
@@ -380,9 +387,9 @@ class SamSession:
         self._image_key = None
 
     def get_image_embedding(self) -> torch.Tensor:
-        """The current image embedding, (1, 256, 64, 64) float."""
+        """A copy of the current image embedding, (1, 256, 64, 64) float (edit it freely)."""
         self._require_image("get_image_embedding")
-        return self.predictor.get_image_embedding()
+        return self.predictor.get_image_embedding().clone()
 
     def _require_image(self, what: str) -> None:
         if not self.is_image_set:

@@ -6,7 +6,9 @@ its answers and token usage are known functions, so costs, retries and cache sav
 
 from __future__ import annotations
 
+import asyncio
 import os
+import selectors
 import signal
 import sqlite3
 import subprocess
@@ -15,6 +17,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from course_utils.bench import (
@@ -23,6 +26,7 @@ from course_utils.bench import (
     GenerationParams,
     OpenAIProvider,
     PricingTable,
+    Provider,
     ReplayProvider,
     estimate_cost,
     load_mini_vqa,
@@ -30,6 +34,7 @@ from course_utils.bench import (
     vqa_accuracy,
 )
 from course_utils.bench.fakeserver import FakeAPIServer, Fault, fail_first, fail_items
+from course_utils.bench.providers import ProviderResponse
 
 SECRET = "sk-test-DO-NOT-LEAK-7f3a9c1e5b"
 PRICES = {"input_per_mtok": 1.0, "output_per_mtok": 4.0}
@@ -359,3 +364,133 @@ def test_real_api_two_items(kind, env, task, tmp_path):
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert key.reveal().encode() not in path.read_bytes()
+
+
+def test_resume_with_a_subset_keeps_the_runs_items(task, server, tmp_path):
+    """A resumed run covers the union of its items: n_items, n_ok, score, cost and latency agree."""
+    import json
+
+    from course_utils.bench import Task, load_run
+
+    pricing = _pricing("openai:gpt-4o-mini")
+    answer = _answers(task)
+
+    def provider():
+        return OpenAIProvider("gpt-4o-mini", api_key=SECRET, base_url=server.openai_url, timeout=5)
+
+    def check(row, items):
+        expected_acc = sum(vqa_accuracy(answer(it.question), it.references) for it in items) / len(items)
+        assert row["n_items"] == row["n_ok"] == len(items) and row["n_errors"] == 0
+        assert row["accuracy"] == pytest.approx(expected_acc, abs=1e-12)
+        assert row["total_cost_usd"] == pytest.approx(_expected_cost(task, answer, items), rel=1e-12)
+
+    run_dir = tmp_path / "run"
+    six = task.subset(6)
+    check(run_benchmark(six, [provider()], run_dir, progress=False, pricing=pricing).table()[0], six.items)
+    resumed = run_benchmark(task.subset(3), [provider()], run_dir, progress=False, pricing=pricing)
+    assert server.total == 6 and resumed.stats["calls"] == 0
+    check(resumed.table()[0], six.items)
+    assert [it.item_id for it in resumed.task.items] == [it.item_id for it in six.items]
+    check(load_run(run_dir).table()[0], six.items)
+    assert json.loads((run_dir / "summary.json").read_text())[0]["n_items"] == 6
+    lat = sorted(r["latency_s"] for r in load_run(run_dir).item_records())
+    assert len(lat) == 6 and resumed.table()[0]["p95_latency_s"] == pytest.approx(float(np.percentile(lat, 95)))
+    # A subset plus one new item: only the new item is called, and the run grows to seven.
+    grown = run_benchmark(task.subset(ids=[task.items[0].item_id, task.items[6].item_id]), [provider()], run_dir,
+                          progress=False, pricing=pricing, score=False)
+    assert server.total == 7 and len(grown.task) == 7
+    check(load_run(run_dir).table()[0], task.items[:7])
+    # The same for a task that is not built in (its items are stored inline in the run).
+    inline = Task("my_vqa", "vqa", list(task.items[:4]))
+    run_benchmark(inline, [provider()], tmp_path / "inline", progress=False, pricing=pricing)
+    again = run_benchmark(Task("my_vqa", "vqa", list(task.items[1:3])), [provider()], tmp_path / "inline",
+                          progress=False, pricing=pricing)
+    check(again.table()[0], inline.items)
+    check(load_run(tmp_path / "inline").table()[0], inline.items)
+
+
+class _JumpSelector(selectors.DefaultSelector):
+    """Never waits for a timer: when nothing is ready it moves the loop's clock to the next timer."""
+
+    loop: _VirtualTimeLoop
+
+    def select(self, timeout=None):
+        if timeout is None:                       # nothing scheduled: a real wait (e.g. for a thread)
+            return super().select(None)
+        events = super().select(0)
+        if not events and timeout > 0:
+            self.loop.now += timeout
+        return events
+
+
+class _VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop on a virtual clock: ``asyncio.sleep(100)`` takes no real time, timers keep their order."""
+
+    def __init__(self):
+        self.now = 0.0
+        selector = _JumpSelector()
+        selector.loop = self
+        super().__init__(selector)
+
+    def time(self) -> float:
+        return self.now
+
+
+class _StampProvider(Provider):
+    """Records the (virtual) time at which each request reaches it; the first one stalls."""
+
+    provider, model = "stamp", "clock"
+
+    def __init__(self, stall_s: float):
+        self.stall_s = stall_s
+        self.starts: list[float] = []
+
+    async def generate(self, request, params):
+        self.starts.append(asyncio.get_running_loop().time())
+        if len(self.starts) == 1:
+            await asyncio.sleep(self.stall_s)
+        return ProviderResponse("yes", 10, 1)
+
+
+def test_rate_limit_holds_after_a_stall(task, tmp_path):
+    """6 requests/min, one slot: a 100 s stall must not release the queue back to back (virtual clock)."""
+    from course_utils.bench.runner import arun_benchmark
+
+    provider = _StampProvider(stall_s=100.0)
+    loop = _VirtualTimeLoop()
+    try:
+        result = loop.run_until_complete(arun_benchmark(
+            task.subset(12), [provider], tmp_path / "run", concurrency=1, rate_limits={"stamp": 6},
+            progress=False, cache=False, score=False))
+    finally:
+        loop.close()
+    starts = provider.starts
+    assert len(starts) == 12 and result.stats["calls"] == 12
+    assert starts[0] == 0.0 and starts[1] >= 100.0            # the stall really held the only slot
+    for t in starts:                                          # every 60 s window [t, t + 60) holds <= 6 starts
+        assert sum(t <= u < t + 60.0 - 1e-9 for u in starts) <= 6, (t, starts)
+    assert loop.now < 300.0                                   # and the limiter did not over-throttle either
+
+
+def test_encode_image_sees_a_file_rewritten_at_the_same_path(tmp_path):
+    """The memo follows the file's content, even with the same size and modification time."""
+    from PIL import Image
+
+    from course_utils.bench.tasks import encode_image
+
+    path = tmp_path / "photo.bmp"                     # BMP: same dimensions -> same file size
+    first = np.zeros((20, 30, 3), np.uint8)
+    second = np.full((20, 30, 3), 200, np.uint8)
+    Image.fromarray(first).save(path)
+    stamp = path.stat()
+    data1, hash1 = encode_image(str(path))
+    assert encode_image(str(path)) == (data1, hash1) and encode_image(first) == (data1, hash1)
+    Image.fromarray(second).save(path)
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert path.stat().st_size == stamp.st_size and path.stat().st_mtime_ns == stamp.st_mtime_ns
+    data2, hash2 = encode_image(str(path))
+    assert (data2, hash2) == encode_image(second)     # the array path is never memoised: the oracle
+    assert hash2 != hash1
+    path.unlink()
+    with pytest.raises(FileNotFoundError):
+        encode_image(str(path))

@@ -295,3 +295,38 @@ def test_show_sam_prediction_marks_random_weights_and_draws_each_mask(session):
     with pytest.raises(ValueError, match="low-res logits"):
         show_sam_prediction(session.image, result.logits)
     plt.close("all")
+
+
+# --------------------------------------------------------------------------- issue 11: shared state
+
+
+def test_embedding_handed_out_is_a_copy_and_the_cache_stays_intact(tiny, image, oracle):
+    """Editing an embedding in place changes neither the session nor the shared cache (raw predictor = oracle)."""
+    cache = EmbeddingCache(max_items=2)
+    first = SamSession(tiny, cache=cache).set_image(image)
+    first.get_image_embedding().zero_()                       # a student edits "their" tensor
+    first.predictor.get_image_embedding().mul_(-1)            # or segment-anything's own accessor
+    second = SamSession(tiny, cache=cache).set_image(image.copy())
+    assert second.last_cache_hit == "memory"
+    assert torch.equal(second.get_image_embedding(), oracle.features)
+    second.get_image_embedding().zero_()
+    _same(second.predict(points=[(225, 150)]), oracle.predict(np.array([[225.0, 150.0]]), np.array([1])))
+    third = SamSession(tiny, cache=cache).set_image(image.copy())
+    assert third.last_cache_hit == "memory" and torch.equal(third.get_image_embedding(), oracle.features)
+
+
+def test_session_image_is_a_private_copy_that_auto_masks_restores(tiny, image, oracle, session):
+    """Drawing on the caller's array after set_image changes nothing the session encodes or restores."""
+    mine = image.copy()
+    sess = SamSession(tiny, cache=session.cache).set_image(mine)   # the fixture's cache: no extra encode
+    assert not np.shares_memory(sess.image, mine)
+    mine[100:200, 100:300] = 0                                # the caller draws on their own array
+    np.testing.assert_array_equal(sess.image, image)
+    with pytest.raises(ValueError, match="read-only"):
+        sess.image[0, 0, 0] = 1                               # and the session's copy cannot be edited
+    small = np.ascontiguousarray(image[::10, ::10])           # (30, 46): keeps the generator fast
+    auto_masks(sess, small, points_per_side=2, pred_iou_thresh=0.0, stability_score_thresh=0.0)
+    np.testing.assert_array_equal(sess.image, image)          # restored from the private copy...
+    assert sess.last_cache_hit == "memory"                    # ...which is the embedding of the original
+    assert torch.equal(sess.get_image_embedding(), oracle.features)
+    _same(sess.predict(points=[(225, 150)]), oracle.predict(np.array([[225.0, 150.0]]), np.array([1])))

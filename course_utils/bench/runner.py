@@ -110,8 +110,21 @@ class RunStore:
 # --------------------------------------------------------------------------- rate limiting
 
 
+def _now() -> float:
+    """The event loop's clock (what ``asyncio.sleep`` counts in); ``time.monotonic`` outside a loop."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
+
+
 class RateLimiter:
-    """Spaces request starts to at most ``rpm`` per minute and pauses everything after a Retry-After."""
+    """Spaces request starts to at most ``rpm`` per minute and pauses everything after a Retry-After.
+
+    Call :meth:`acquire` immediately before the request goes out (after any other wait, such as a
+    concurrency slot): the slot it hands out is a start time, and a request that waits elsewhere
+    after taking it would fire late, back to back with the ones behind it.
+    """
 
     def __init__(self, rpm: float | None = None):
         if rpm is not None and rpm <= 0:
@@ -123,16 +136,16 @@ class RateLimiter:
 
     async def acquire(self) -> None:
         async with self._lock:
-            now = time.monotonic()
+            now = _now()
             start = max(now, self._next, self._blocked_until)
             self._next = start + self.interval
-        delay = start - time.monotonic()
+        delay = start - _now()
         if delay > 0:
             await asyncio.sleep(delay)
 
     def block_for(self, seconds: float) -> None:
         """No new request starts for ``seconds`` (a server asked us to back off)."""
-        self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+        self._blocked_until = max(self._blocked_until, _now() + seconds)
 
 
 def _backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -249,19 +262,24 @@ def load_run(run_dir: str | os.PathLike[str], use_java: bool | None = None, mete
     Raises:
         FileNotFoundError: ``run_dir`` holds no run.
     """
-    from .tasks import load_task
-
     store = RunStore(Path(run_dir))
     try:
-        meta = store.get_meta()
-        task = load_task(meta["task"]).subset(ids=meta["item_ids"]) if meta.get("task_source") == "builtin" \
-            else _task_from_meta(meta)
+        task = _stored_task(store.get_meta())
         providers = [store.provider_info(i) for i in store.provider_identities()]
         records = store.records()
     finally:
         store.close()
     summary = _summarise(task, providers, records, use_java, meteor)
     return RunResult(Path(run_dir), task, providers, records, summary)
+
+
+def _stored_task(meta: Mapping[str, Any]) -> Task:
+    """The run's task as recorded in its meta: every item the run has ever covered."""
+    from .tasks import load_task
+
+    if meta.get("task_source") == "builtin" or "items" not in meta:
+        return load_task(meta["task"]).subset(ids=meta["item_ids"])
+    return _task_from_meta(meta)
 
 
 def _task_from_meta(meta: Mapping[str, Any]) -> Task:
@@ -302,8 +320,8 @@ async def _call_with_retries(provider: Provider, limiter: RateLimiter, requests:
     error: ProviderError | None = None
     own = ctx.provider_slots.get(provider.identity)
     for attempt in range(ctx.max_retries + 1):
-        await limiter.acquire()
         async with ctx.semaphore, (own if own is not None else contextlib.nullcontext()):
+            await limiter.acquire()  # last wait before the call: its start slot is when the request goes out
             start = time.perf_counter()
             ctx.stats["calls"] += 1
             try:
@@ -383,8 +401,13 @@ def _prepare(task: Task, run_dir: Path, providers: Sequence[Provider], params: G
             raise ValueError(f"{run_dir} was started with a different {', '.join(diff)} "
                              f"({ {k: meta.get(k) for k in diff} }); resume it with the same settings or use a "
                              "new run directory. Nothing was changed.")
-        if set(wanted["item_ids"]) - set(meta["item_ids"]):
-            wanted["item_ids"] = meta["item_ids"] + [i for i in wanted["item_ids"] if i not in meta["item_ids"]]
+        # The run keeps every item it has covered: a resume with a subset runs only that subset, but
+        # the stored item list (and so every report of the run) stays the union of all items.
+        known = set(meta["item_ids"])
+        wanted["item_ids"] = meta["item_ids"] + [i for i in wanted["item_ids"] if i not in known]
+        by_id = {it.item_id: it for it in _stored_task(meta).items}
+        by_id.update({it.item_id: it for it in task.items})  # this call's definitions win
+        task = Task(task.name, task.kind, [by_id[i] for i in wanted["item_ids"]], task.licence)
     from .tasks import load_task
 
     try:
@@ -427,6 +450,9 @@ async def arun_benchmark(task: Task, providers: Sequence[Provider], run_dir: str
         cache: True = ``<run_dir>/../cache.sqlite``; a path = that file; False = no cache.
         pricing: Price table (default: the shipped, dated table).
         resume: Continue an existing run in ``run_dir`` (skips finished items, retries errors).
+            ``task`` may be a subset of the run's items or add new ones: only its unfinished items
+            are run, and the run (its summary, ``load_run``, the report) covers the union of all
+            items it has ever had, so ``n_items``, ``n_ok``, score, cost and latency agree.
         progress: Show a tqdm progress bar.
         max_side: Longest image side sent to the models.
         score: Compute metrics at the end (set False for speed benchmarks).
@@ -517,11 +543,12 @@ async def arun_benchmark(task: Task, providers: Sequence[Provider], run_dir: str
     if not score:
         store = RunStore(run_path)
         try:
+            run_task = _stored_task(store.get_meta())
             records = store.records()
             infos = [store.provider_info(i) for i in store.provider_identities()]
         finally:
             store.close()
-        return RunResult(run_path, task, infos, records, [], stats)
+        return RunResult(run_path, run_task, infos, records, [], stats)
     result = load_run(run_path, use_java=use_java, meteor=meteor)
     result.stats = stats
     _write_summary(run_path, result.summary, result.records)

@@ -35,7 +35,9 @@ CAPTION_PROMPT = "Write one short sentence that describes this image, like a COC
 VQA_PROMPT = "{question}\nAnswer the question using a single word or phrase."
 DEFAULT_MAX_SIDE = 768
 
-_ENCODED: dict[tuple[str, int], tuple[bytes, str]] = {}
+#: (source, max_side) -> (fingerprint of the source, encoded result). A local file's fingerprint is
+#: the sha256 of its bytes, so a file rewritten at the same path is encoded again.
+_ENCODED: dict[tuple[str, int], tuple[str, tuple[bytes, str]]] = {}
 
 
 def encode_image(image: str | np.ndarray, max_side: int = DEFAULT_MAX_SIDE) -> tuple[bytes, str]:
@@ -46,17 +48,28 @@ def encode_image(image: str | np.ndarray, max_side: int = DEFAULT_MAX_SIDE) -> t
         max_side: Longest side after downscaling (keeps API payloads and image tokens bounded).
 
     Returns:
-        ``(jpeg_bytes, sha256_hex)``; string sources are memoised.
+        ``(jpeg_bytes, sha256_hex)``. String sources are memoised: bundled samples and URLs by
+        name for the life of the process, local files by the hash of their current bytes (the
+        file is read on every call, decoded only when its content changed).
     """
-    key = (image, max_side) if isinstance(image, str) else None
-    if key is not None and key in _ENCODED:
-        return _ENCODED[key]
-    from PIL import Image
+    from ..images import DEFAULT_MAX_PIXELS, _open_bytes, load_image, sample_image
 
-    from ..images import load_image, sample_image
+    key = (image, max_side) if isinstance(image, str) else None
+    fingerprint = ""
+    data: bytes | None = None
+    if isinstance(image, str) and not image.startswith(("sample:", "http://", "https://")):
+        path = Path(image).expanduser()
+        if path.is_file():
+            data = path.read_bytes()
+            fingerprint = hashlib.sha256(data).hexdigest()
+    if key is not None and key in _ENCODED and _ENCODED[key][0] == fingerprint:
+        return _ENCODED[key][1]
+    from PIL import Image
 
     if isinstance(image, str) and image.startswith("sample:"):
         array = sample_image(image.split(":", 1)[1])
+    elif data is not None:
+        array = _open_bytes(data, str(image), DEFAULT_MAX_PIXELS)  # the very bytes that were hashed
     else:
         array = load_image(image)
     pil = Image.fromarray(array)
@@ -64,10 +77,10 @@ def encode_image(image: str | np.ndarray, max_side: int = DEFAULT_MAX_SIDE) -> t
         pil.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     pil.save(buffer, format="JPEG", quality=90)
-    data = buffer.getvalue()
-    out = (data, hashlib.sha256(data).hexdigest())
+    encoded = buffer.getvalue()
+    out = (encoded, hashlib.sha256(encoded).hexdigest())
     if key is not None:
-        _ENCODED[key] = out
+        _ENCODED[key] = (fingerprint, out)
     return out
 
 
