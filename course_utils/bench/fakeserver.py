@@ -262,7 +262,8 @@ class FakeAPIServer:
 
         from .cost import estimate_image_tokens, estimate_text_tokens
 
-        data = base64.b64decode(image_b64.split(",")[-1])
+        raw = image_b64.split(",")[-1].replace("-", "+").replace("_", "/")   # google-genai sends base64url
+        data = base64.b64decode(raw + "=" * (-len(raw) % 4))
         with Image.open(io.BytesIO(data)) as im:
             w, h = im.size
         return estimate_image_tokens(api, w, h, detail=settings["detail"] or "auto", model=model) + \

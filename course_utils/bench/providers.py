@@ -276,7 +276,6 @@ class _APIProvider(Provider):
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         out["catalog_status"] = self.entry.status if self.entry is not None else "not in catalogue"
-        out["temperature_sent"] = self._temperature_ok is not False
         return out
 
     async def aclose(self) -> None:
