@@ -134,6 +134,9 @@ def test_estimate_equals_the_tokens_the_api_reports(make, task, tmp_path):
     reported = sum(r["input_tokens"] for r in result.item_records())
     assert est["n_to_call"] == len(task) and est["est_input_tokens"] == reported > 0
     assert est["price_status"] in ("verified", "unverified")
+    entry = load_catalog().find(provider.provider, provider.model)
+    assert est["image_rule"].startswith(entry.image_tokens["rule"])
+    assert ("(unverified)" in est["image_rule"]) == (not entry.image_tokens["verified"])
 
 
 def test_image_detail_is_in_the_cache_key_and_the_estimate(task, tmp_path):

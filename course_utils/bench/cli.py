@@ -78,8 +78,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             est = "unknown price" if r["est_cost_usd"] is None else \
                 f"~${r['est_cost_usd']:.4f} (at most ${r['max_cost_usd']:.4f})"
             print(f"{r['label']:<45} {r['n_to_call']:>4} calls, {r['n_cached']:>4} cached  {est}  "
-                  f"[price {r['price_status']}]")
+                  f"[price {r['price_status']}; image tokens {r['image_rule']}]")
         return 0
+    _warn_catalog(providers)
     result = run_benchmark(task, providers, run_dir, params=params, concurrency=args.concurrency,
                            rate_limits=_rate_limits(args.rpm), max_retries=args.max_retries, cache=cache,
                            pricing=pricing, progress=not args.no_progress, meteor=not args.no_meteor)

@@ -570,6 +570,21 @@ def run_benchmark(task: Task, providers: Sequence[Provider], run_dir: str | os.P
 # --------------------------------------------------------------------------- dry run
 
 
+def _image_rule(provider: Provider) -> str:
+    """Which image-token rule the estimate used, and whether a page confirmed it (for the dry-run row)."""
+    from .catalog import load_catalog
+    from .image_tokens import DEFAULT_RULES
+
+    if provider.provider in ("local", "replay"):
+        return "none" if provider.provider == "local" else "as recorded"
+    entry = load_catalog().find(provider.provider, provider.model)
+    if entry is not None and entry.image_tokens:
+        rule = entry.image_tokens
+        return f"{rule['rule']}{'' if rule.get('verified') else ' (unverified)'}"
+    fallback = DEFAULT_RULES.get(provider.provider)
+    return f"{fallback['rule']} (model not in catalogue: provider reference rule)" if fallback else "none"
+
+
 def _image_tokens(provider: Provider, width: int, height: int) -> int:
     """The image tokens a provider's model will be billed for, by its catalogue rule and settings."""
     name, model = provider.provider, provider.model
@@ -593,7 +608,8 @@ def estimate_cost(task: Task, providers: Sequence[Provider], *, params: Generati
     Returns:
         One dict per provider: ``label``, ``n_items``, ``n_cached``, ``n_to_call``,
         ``est_input_tokens``, ``est_cost_usd`` (expected), ``max_cost_usd`` (every answer at
-        ``max_tokens``), ``est_cost_per_1k``, ``price_status``.
+        ``max_tokens``), ``est_cost_per_1k``, ``price_status``, ``image_rule`` (the catalogue rule
+        used, marked ``(unverified)`` when no official page confirmed it).
     """
     from PIL import Image
 
@@ -638,7 +654,8 @@ def estimate_cost(task: Task, providers: Sequence[Provider], *, params: Generati
                          "est_cost_usd": est, "max_cost_usd": worst,
                          "est_cost_per_1k": (1000 * est / n_call) if (est is not None and n_call) else None,
                          "price_status": price.status if price else "unknown",
-                         "price_source": price.source if price else None})
+                         "price_source": price.source if price else None,
+                         "image_rule": _image_rule(provider)})
     finally:
         if rc is not None:
             rc.close()
