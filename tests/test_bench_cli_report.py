@@ -24,8 +24,9 @@ def test_pricing_table_is_dated_sourced_and_honest():
     for p in table.prices:
         assert p.source.startswith("https://"), p
         assert p.status in ("verified", "unverified")
-        assert (p.read_on is not None) == (p.status == "verified"), f"{p.model}: verified prices need read_on"
-    # Longest prefix wins; overrides become 'user' prices.
+        assert p.read_on == "2026-12-01" and p.note, f"{p.model}: every row says when and from which copy it was read"
+        assert p.lifecycle in ("active", "deprecated", "retired", "unknown"), p
+    # Exact ids or explicit aliases (dated snapshots); overrides become 'user' prices.
     assert table.lookup("openai", "gpt-4o-mini-2024-07-18").model == "gpt-4o-mini"
     assert table.lookup("anthropic", "claude-haiku-4-5-20251001").model == "claude-haiku-4-5"
     assert table.lookup("openai", "no-such-model") is None

@@ -8,6 +8,7 @@ Typical use (see ``labs/lab4_4_benchmark.ipynb`` and ``docs/benchmark.md``)::
     write_report(result, "bench_runs/demo/report")   # HTML + PDF
 """
 
+from .catalog import ModelEntry, load_catalog
 from .cost import PricingTable, estimate_image_tokens
 from .metrics import caption_scores, normalize_vqa_answer, vqa_accuracy
 from .providers import (
@@ -36,9 +37,9 @@ from .tasks import (
 )
 
 __all__ = [
-    "AnthropicProvider", "BenchItem", "GeminiProvider", "GenerationParams", "OpenAICompatibleProvider",
+    "AnthropicProvider", "BenchItem", "GeminiProvider", "GenerationParams", "ModelEntry", "OpenAICompatibleProvider",
     "OpenAIProvider", "PricingTable", "Provider", "ProviderError", "ReplayProvider", "RunResult", "Task",
     "TransformersProvider", "caption_scores", "estimate_cost", "estimate_image_tokens", "load_coco_captions",
-    "load_mini_captions", "load_mini_vqa", "load_run", "load_task", "load_vqa_v2", "make_provider",
+    "load_catalog", "load_mini_captions", "load_mini_vqa", "load_run", "load_task", "load_vqa_v2", "make_provider",
     "normalize_vqa_answer", "resolve_api_key", "run_benchmark", "vqa_accuracy", "format_table", "write_report",
 ]

@@ -3,9 +3,10 @@
 Examples::
 
     course-utils bench run --task mini_vqa --provider local:blip_vqa_base --run-dir bench_runs/blip
-    course-utils bench run --task mini_vqa --provider openai:gpt-4o-mini --dry-run
-    course-utils bench run --task mini_captions --provider gemini:gemini-2.5-flash --rpm gemini=10 --report
+    course-utils bench run --task mini_vqa --provider openai:gpt-6-luna --dry-run
+    course-utils bench run --task mini_captions --provider gemini:gemini-3.5-flash-lite --rpm gemini=10 --report
     course-utils bench report bench_runs/blip
+    course-utils bench models      # which hosted models take images today, status, where it was read
     course-utils bench prices
 """
 
@@ -56,9 +57,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .tasks import load_task
 
     if not args.provider:
-        print("Name at least one --provider, e.g. local:blip_vqa_base, openai:gpt-4o-mini, "
-              "anthropic:claude-haiku-4-5, gemini:gemini-2.5-flash, compat:MODEL@http://127.0.0.1:8000/v1",
-              file=sys.stderr)
+        print("Name at least one --provider, e.g. local:blip_vqa_base, openai:gpt-6-luna, "
+              "anthropic:claude-haiku-4-5, gemini:gemini-3.5-flash-lite, compat:MODEL@http://127.0.0.1:8000/v1 "
+              "(current models: course-utils bench models)", file=sys.stderr)
         return 2
     task = load_task(args.task)
     if args.limit:
@@ -72,22 +73,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         rows = estimate_cost(task, providers, params=params, cache=cache,
                              run_dir=run_dir or DEFAULT_RUNS_DIR / "dry-run", pricing=pricing)
+        _warn_catalog(providers)
         for r in rows:
             est = "unknown price" if r["est_cost_usd"] is None else \
                 f"~${r['est_cost_usd']:.4f} (at most ${r['max_cost_usd']:.4f})"
             print(f"{r['label']:<45} {r['n_to_call']:>4} calls, {r['n_cached']:>4} cached  {est}  "
-                  f"[price {r['price_status']}]")
+                  f"[price {r['price_status']}; image tokens {r['image_rule']}]")
         return 0
+    _warn_catalog(providers)
     result = run_benchmark(task, providers, run_dir, params=params, concurrency=args.concurrency,
                            rate_limits=_rate_limits(args.rpm), max_retries=args.max_retries, cache=cache,
                            pricing=pricing, progress=not args.no_progress, meteor=not args.no_meteor)
     print(format_table(result))
+    for identity, message in result.stats.get("fatal", {}).items():
+        print(f"ERROR {identity}: {message}", file=sys.stderr)
     print(f"run: {result.run_dir}  (calls {result.stats['calls']}, cache hits {result.stats['cache_hits']}, "
           f"retries {result.stats['retries']}, spent ${result.stats['spent_usd']:.4f})")
     if args.report:
         for kind, path in write_report(result).items():
             print(f"{kind}: {path}")
     return 0
+
+
+def _warn_catalog(providers: list[Any]) -> None:
+    from .catalog import load_catalog
+
+    catalog = load_catalog()
+    for p in providers:
+        if p.provider in ("openai", "anthropic", "gemini"):
+            entry = catalog.find(p.provider, p.model)
+            if entry is None or entry.status != "active":
+                print(f"note: {catalog.describe(p.provider, p.model)}", file=sys.stderr)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -126,21 +142,51 @@ def cmd_prices(args: argparse.Namespace) -> int:
     table = PricingTable.load(args.pricing_file) if args.pricing_file else PricingTable.load()
     print(f"{table.meta.get('unit', '')}; table written {table.meta.get('table_written_on')}")
     print(table.meta.get("status_note", ""))
-    for p in sorted(table.prices, key=lambda p: (p.provider, p.model)):
-        print(f"{p.provider:<10} {p.model:<24} in ${p.input_per_mtok:<7g} out ${p.output_per_mtok:<7g} "
-              f"{p.status:<10} read {p.read_on or '-':<10} {p.source}")
+    print(f"{'provider':<10} {'model':<24} {'in $':>7} {'out $':>7}  {'price':<10} {'model is':<10} "
+          f"{'read':<10} source")
+    for p in sorted(table.prices, key=lambda p: (p.provider, p.lifecycle != "active", p.model)):
+        print(f"{p.provider:<10} {p.model:<24} {p.input_per_mtok:>7g} {p.output_per_mtok:>7g}  {p.status:<10} "
+              f"{p.lifecycle:<10} {p.read_on or '-':<10} {p.source}")
+        if p.note and args.verbose:
+            print(f"{'':<12}{p.note}")
+    print("(--verbose shows each row's note: which copy of the page it was read from)")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .catalog import load_catalog
+
+    catalog = load_catalog()
+    print(f"Hosted models for image input, read {catalog.meta.get('read_on')} "
+          "(status: active / deprecated until shutdown / retired / unknown).")
+    print(catalog.meta.get("description", ""))
+    for provider in ("openai", "anthropic", "gemini"):
+        if args.provider and provider != args.provider:
+            continue
+        print(f"\n{provider} (kit default: {catalog.default(provider)})")
+        order = {"active": 0, "deprecated": 1, "unknown": 2, "retired": 3}
+        for e in sorted(catalog.of(provider), key=lambda e: (order.get(e.status, 9), e.model)):
+            when = f" shutdown {e.shutdown_date}" if e.shutdown_date else ""
+            repl = f" -> {e.replacement}" if e.replacement else ""
+            rule = dict(e.image_tokens or {})
+            rule_txt = (f"{rule.get('rule')}{'' if rule.get('verified') else ' (unverified)'}") if rule else "-"
+            temp = {True: "", False: "  no temperature", None: ""}[e.temperature]
+            print(f"  {e.model:<24} {e.status:<10}{when}{repl}")
+            print(f"  {'':<24} image tokens: {rule_txt}{temp}; {'verified' if e.verified else 'UNVERIFIED'}: "
+                  f"{e.source} ({e.source_note}; read {e.read_on})")
     return 0
 
 
 def register(subparsers: Any) -> None:
-    """Add ``bench`` with ``run``, ``report``, ``list`` and ``prices`` to the course-utils parser."""
-    bench = subparsers.add_parser("bench", help="multimodal benchmark: run, report, list, prices")
+    """Add ``bench`` with ``run``, ``report``, ``list``, ``models`` and ``prices`` to the course-utils parser."""
+    bench = subparsers.add_parser("bench", help="multimodal benchmark: run, report, list, models, prices")
     sub = bench.add_subparsers(dest="bench_command", required=True)
     p = sub.add_parser("run", help="run a task on one or more providers (resumable, cached)")
     p.add_argument("--task", default="mini_vqa", help="mini_vqa or mini_captions")
     p.add_argument("--provider", action="append", default=[],
-                   help="openai:MODEL, anthropic:MODEL, gemini:MODEL, local:REGISTRY_NAME, compat:MODEL@URL, "
-                        "replay:RUN_DIR (repeat for several)")
+                   help="openai:MODEL (e.g. openai:gpt-6-luna), anthropic:MODEL (anthropic:claude-haiku-4-5), "
+                        "gemini:MODEL (gemini:gemini-3.5-flash-lite), local:REGISTRY_NAME, compat:MODEL@URL, "
+                        "replay:RUN_DIR (repeat for several; current hosted models: course-utils bench models)")
     p.add_argument("--run-dir", help="run folder (default bench_runs/<task>-<time>); an existing run resumes")
     p.add_argument("--limit", type=int, help="only the first N items")
     p.add_argument("--concurrency", type=int, default=8)
@@ -168,6 +214,10 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("list", help="list runs and their scores")
     p.add_argument("root", nargs="?", default="bench_runs")
     p.set_defaults(func=cmd_list)
-    p = sub.add_parser("prices", help="show the pricing table with dates, sources and status")
+    p = sub.add_parser("prices", help="show the pricing table: every row's source, date, status and lifecycle")
     p.add_argument("--pricing-file")
+    p.add_argument("--verbose", action="store_true", help="also print each row's note")
     p.set_defaults(func=cmd_prices)
+    p = sub.add_parser("models", help="the model catalogue: hosted models for image input, status, sources")
+    p.add_argument("--provider", choices=["openai", "anthropic", "gemini"])
+    p.set_defaults(func=cmd_models)

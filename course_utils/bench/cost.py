@@ -1,9 +1,12 @@
 """Cost ledger: a dated pricing table kept as data, user overrides, and pre-run estimates.
 
 The shipped table (``course_utils/data/bench/pricing.json``) records for every price its source
-URL, the date it was read and a ``status``: ``"verified"`` (read on that date), ``"unverified"``
-(not re-read; check it) or ``"user"`` (your override). Costs computed from unverified prices are
-flagged in results and reports. Override with a JSON file or a dict::
+URL, the date it was read, a ``status`` (``"verified"``: on a stored copy of the official page that
+day; ``"unverified"``: not confirmed there, see its note; ``"user"``: your override) and the model's
+``lifecycle`` (``active`` / ``deprecated`` / ``retired`` / ``unknown``; retired rows stay so old runs keep
+their cost). A model id matches a row exactly or through the row's explicit ``aliases``; there is no
+prefix matching. Costs computed from unverified prices are flagged in results and reports.
+Override with a JSON file or a dict::
 
     table = PricingTable.load(overrides={"openai:gpt-4o-mini": {"input_per_mtok": 0.15,
                                                                 "output_per_mtok": 0.6}})
@@ -29,7 +32,7 @@ class Price:
 
     Attributes:
         provider: ``"openai"``, ``"anthropic"``, ``"gemini"``, ``"local"``...
-        model: Model name or prefix.
+        model: Model id (matched exactly, or through ``aliases``).
         input_per_mtok: USD per million input tokens (image tokens included).
         output_per_mtok: USD per million output tokens.
         per_image: USD per image on top of tokens (0 for current token-priced APIs).
@@ -37,6 +40,8 @@ class Price:
         read_on: ISO date the price was read there, or None.
         status: ``"verified"``, ``"unverified"``, ``"user"`` or ``"free"``.
         usd_per_hour: Machine price for local models (cost = latency x price / 3600).
+        aliases: Other ids priced by this row (dated snapshots), listed explicitly.
+        lifecycle: ``"active"``, ``"deprecated"``, ``"retired"`` or ``"unknown"`` (see the model catalogue).
     """
 
     provider: str
@@ -49,6 +54,12 @@ class Price:
     status: str = "unverified"
     usd_per_hour: float = 0.0
     note: str = ""
+    aliases: tuple[str, ...] = ()
+    lifecycle: str = "active"
+
+    def matches(self, model: str) -> bool:
+        """True if ``model`` is this row's id or one of its explicit aliases."""
+        return model == self.model or model in self.aliases
 
     def cost(self, input_tokens: int, output_tokens: int, images: int = 1, seconds: float = 0.0) -> float:
         """USD for one call with this usage."""
@@ -70,7 +81,7 @@ def _default_path() -> Any:
 
 @dataclass
 class PricingTable:
-    """Prices by ``provider:model`` with longest-prefix lookup.
+    """Prices by ``provider:model``, looked up exactly or through each row's explicit aliases.
 
     Attributes:
         prices: The entries.
@@ -96,7 +107,8 @@ class PricingTable:
         text = Path(path).read_text("utf-8") if path is not None else _default_path().read_text("utf-8")
         data = json.loads(text)
         fields = set(Price.__dataclass_fields__)
-        prices = [Price(**{k: v for k, v in p.items() if k in fields}) for p in data.get("prices", [])]
+        prices = [Price(**{k: (tuple(v) if k == "aliases" else v) for k, v in p.items() if k in fields})
+                  for p in data.get("prices", [])]
         meta = {k: v for k, v in data.items() if k != "prices"}
         table = cls(prices, meta)
         if isinstance(overrides, (str, os.PathLike)):
@@ -119,16 +131,23 @@ class PricingTable:
                                    or math.isnan(values[name])):
                 raise ValueError(f"{key}: {name} must be a non-negative number, got {values[name]!r}.")
         values.setdefault("status", "user")
+        if "aliases" in values:
+            values["aliases"] = tuple(values["aliases"])
         new = Price(provider, model, **values)
         self.prices = [p for p in self.prices if (p.provider, p.model) != (provider, model)] + [new]
         return new
 
     def lookup(self, provider: str, model: str) -> Price | None:
-        """The entry whose model is the longest prefix of ``model`` for this provider, else None."""
-        matches = [p for p in self.prices if p.provider == provider and model.startswith(p.model)]
-        if not matches:
-            return None
-        return max(matches, key=lambda p: (len(p.model), p.status == "user"))
+        """The row for exactly ``model`` (or naming it among its aliases) for this provider, else None.
+
+        A user row for the id wins over a shipped alias row. Never a prefix: ``gpt-5.4-mini`` has no
+        price unless a row names it.
+        """
+        exact = [p for p in self.prices if p.provider == provider and p.model == model]
+        if exact:
+            return max(exact, key=lambda p: p.status == "user")
+        aliased = [p for p in self.prices if p.provider == provider and model in p.aliases]
+        return aliased[0] if aliased else None
 
     def price_for(self, description: Mapping[str, Any]) -> Price | None:
         """Price for a provider description (:meth:`Provider.describe`); local models are free."""
@@ -137,7 +156,7 @@ class PricingTable:
             return replace(FREE, model=model, usd_per_hour=float(description.get("usd_per_hour") or 0.0))
         if provider == "replay":
             of_provider, _, of_model = str(description.get("of", "")).partition(":")
-            return self.lookup(of_provider, of_model)
+            return self.lookup(of_provider, of_model.split("@", 1)[0])   # identity may carry "@endpoint"
         return self.lookup(provider, model)
 
 
@@ -149,28 +168,16 @@ def estimate_text_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4))
 
 
-def estimate_image_tokens(provider: str, width: int, height: int, detail: str = "auto") -> int:
-    """Approximate input tokens for one image, from each provider's documented rule.
+def estimate_image_tokens(provider: str, width: int, height: int, detail: str = "auto",
+                          model: str | None = None, media_resolution: str | None = None) -> int:
+    """Input tokens for one image, from the documented rule of the model's family.
 
-    * OpenAI (GPT-4o family): ``low`` = 85; otherwise fit in 2048x2048, shortest side to 768,
-      then 85 + 170 per 512 px tile.
-    * Anthropic: about ``width * height / 750`` (after fitting in 1568 px on the long side).
-    * Gemini: 258 per image up to 384 px on both sides, else 258 per 768 px tile.
-    * Others: 0 (local models have no per-token price).
+    With ``model``, the rule and constants come from the model catalogue (per model, not per
+    provider: gpt-4o-mini's tiles cost 33x gpt-4o's, the patch models have their own multipliers).
+    Without it, the provider's reference family: GPT-4o tiles (``low`` = 85; else fit in 2048,
+    shortest side 768, 85 + 170 per 512 px tile), Claude ``w * h / 750`` after fitting in 1568 px,
+    Gemini 2.x 258 per image up to 384 px else per 768 px tile. Other providers: 0.
     """
-    if provider in ("openai", "openai_compatible", "replay"):
-        if detail == "low":
-            return 85
-        scale = min(1.0, 2048 / max(width, height))
-        w, h = width * scale, height * scale
-        scale = min(1.0, 768 / min(w, h))
-        w, h = w * scale, h * scale
-        return 85 + 170 * math.ceil(w / 512) * math.ceil(h / 512)
-    if provider == "anthropic":
-        scale = min(1.0, 1568 / max(width, height))
-        return math.ceil(width * scale * height * scale / 750)
-    if provider == "gemini":
-        if width <= 384 and height <= 384:
-            return 258
-        return 258 * math.ceil(width / 768) * math.ceil(height / 768)
-    return 0
+    from .catalog import image_tokens
+
+    return image_tokens(provider, width, height, detail, model, media_resolution)

@@ -6,6 +6,12 @@ binds to 127.0.0.1 on a free port, counts every request it receives per API and 
 (prompt + image), and can answer with latency, ``429`` + ``Retry-After``, ``500``, a hang longer
 than the client timeout, or malformed bodies. It shuts itself down after ``max_lifetime_s``.
 
+It also emulates how today's APIs answer particular models: a retired/unknown model id gets the
+provider's 404; a model that rejects ``temperature`` gets a 400 naming it; a thinking model asked
+without a short thinking setting spends the whole output budget on thinking and returns no text.
+With ``usage="documented"`` the input tokens it reports are the documented image-token rule of the
+requested model (and ``detail``) plus about 4 characters per text token.
+
 Example::
 
     with FakeAPIServer(latency_s=0.2) as server:
@@ -95,11 +101,21 @@ class FakeAPIServer:
     """
 
     def __init__(self, latency_s: float = 0.0, answer: Callable[[str], str] | None = None,
-                 usage: Callable[[str, str], tuple[int, int]] | None = None, max_lifetime_s: float = 600.0,
-                 faults: FaultPlan | None = None):
+                 usage: Callable[[str, str], tuple[int, int]] | str | None = None, max_lifetime_s: float = 600.0,
+                 faults: FaultPlan | None = None, retired_models: set[str] | None = None,
+                 no_temperature_models: set[str] | None = None, thinking_models: set[str] | None = None):
         self.latency_s = latency_s
         self.answer = answer or (lambda prompt: "yes")
-        self.usage = usage or (lambda prompt, ans: (1000 + len(prompt), len(ans.split()) + 1))
+        self.documented_usage = usage == "documented"
+        self.usage = usage if callable(usage) else (lambda prompt, ans: (1000 + len(prompt), len(ans.split()) + 1))
+        #: Model ids answered with the provider's "model not found" 404.
+        self.retired_models = set(retired_models or ())
+        #: Model ids answered with a 400 naming temperature when the request sets it.
+        self.no_temperature_models = set(no_temperature_models or ())
+        #: Model ids that think unless asked for minimal thinking (Gemini) or reasoning_effort none (OpenAI).
+        self.thinking_models = set(thinking_models or ())
+        #: One dict per request: api, model, temperature_sent, thinking, detail.
+        self.seen: list[dict[str, Any]] = []
         self.faults = faults
         self.max_lifetime_s = max_lifetime_s
         self.counts: Counter[tuple[str, str]] = Counter()
@@ -177,6 +193,7 @@ class FakeAPIServer:
             self.statuses.clear()
             self.auth_seen.clear()
             self.times.clear()
+            self.seen.clear()
             self.total = 0
 
     # ----------------------------------------------------------------- protocol
@@ -216,6 +233,65 @@ class FakeAPIServer:
                                 "index": 0}],
                 "usageMetadata": {"promptTokenCount": n_in, "candidatesTokenCount": n_out,
                                   "totalTokenCount": n_in + n_out}, "modelVersion": model}
+
+    @staticmethod
+    def _settings(api: str, body: dict[str, Any]) -> dict[str, Any]:
+        """What the emulation looks at: temperature sent, thinking setting, image detail, max tokens."""
+        if api == "gemini":
+            gen = body.get("generationConfig") or body.get("generation_config") or {}
+            think = gen.get("thinkingConfig") or gen.get("thinking_config") or {}
+            level = str(think.get("thinkingLevel", think.get("thinking_level", ""))).lower()
+            budget = think.get("thinkingBudget", think.get("thinking_budget"))
+            return {"temperature_sent": gen.get("temperature") is not None, "thinking": think or None,
+                    "short_thinking": level in ("minimal", "low") or budget == 0,
+                    "max_tokens": gen.get("maxOutputTokens", gen.get("max_output_tokens")), "detail": None}
+        detail = None
+        if api == "openai":
+            for part in body["messages"][-1]["content"]:
+                if part.get("type") == "image_url":
+                    detail = part["image_url"].get("detail")
+        effort = body.get("reasoning_effort")
+        return {"temperature_sent": "temperature" in body, "thinking": effort, "short_thinking": effort == "none",
+                "max_tokens": body.get("max_completion_tokens", body.get("max_tokens")), "detail": detail}
+
+    @staticmethod
+    def _documented_input(api: str, model: str, prompt: str, image_b64: str, settings: dict[str, Any]) -> int:
+        import io
+
+        from PIL import Image
+
+        from .cost import estimate_image_tokens, estimate_text_tokens
+
+        raw = image_b64.split(",")[-1].replace("-", "+").replace("_", "/")   # google-genai sends base64url
+        data = base64.b64decode(raw + "=" * (-len(raw) % 4))
+        with Image.open(io.BytesIO(data)) as im:
+            w, h = im.size
+        return estimate_image_tokens(api, w, h, detail=settings["detail"] or "auto", model=model) + \
+            estimate_text_tokens(prompt)
+
+    @staticmethod
+    def _thought_out(api: str, model: str, n_in: int, budget: int) -> dict[str, Any]:
+        """A thinking model's answer when the whole output budget went to thinking: no text."""
+        if api == "gemini":
+            return {"candidates": [{"content": {"role": "model"}, "finishReason": "MAX_TOKENS", "index": 0}],
+                    "usageMetadata": {"promptTokenCount": n_in, "thoughtsTokenCount": budget,
+                                      "totalTokenCount": n_in + budget}, "modelVersion": model}
+        return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": ""},
+                             "finish_reason": "length", "logprobs": None}],
+                "usage": {"prompt_tokens": n_in, "completion_tokens": budget, "total_tokens": n_in + budget}}
+
+    @staticmethod
+    def _not_found(api: str, model: str) -> dict[str, Any]:
+        """The 404 each API gives for a model id it does not serve (shut down or unknown)."""
+        if api == "anthropic":
+            return {"type": "error", "error": {"type": "not_found_error", "message": f"model: {model}"}}
+        if api == "gemini":
+            return {"error": {"code": 404, "status": "NOT_FOUND",
+                              "message": f"models/{model} is not found for API version v1beta, or is not supported "
+                                         "for generateContent."}}
+        return {"error": {"message": f"The model `{model}` does not exist or you do not have access to it.",
+                          "type": "invalid_request_error", "param": None, "code": "model_not_found"}}
 
     @staticmethod
     def _error_body(api: str, status: int, message: str) -> dict[str, Any]:
@@ -262,6 +338,9 @@ class FakeAPIServer:
             self.times.setdefault((api, key), []).append(time.monotonic())
             n = self.total
             self.auth_seen[hashlib.sha256(auth.encode()).hexdigest()[:12]] += 1
+        settings = self._settings(api, body)
+        with self._lock:
+            self.seen.append({"api": api, "model": model, **settings})
         fault = self.faults(RequestInfo(api, key, prompt, attempt, n)) if self.faults else None
         delay = self.latency_s + (fault.seconds if fault and fault.kind in ("latency", "hang") else 0.0)
         if delay:
@@ -277,8 +356,21 @@ class FakeAPIServer:
         if fault is not None and fault.kind == "malformed_schema":
             self._send(handler, 200, json.dumps({"unexpected": True}).encode())
             return
+        if model in self.retired_models:
+            self._send(handler, 404, json.dumps(self._not_found(api, model)).encode())
+            return
+        if model in self.no_temperature_models and settings["temperature_sent"]:
+            self._send(handler, 400, json.dumps(self._error_body(
+                api, 400, "`temperature` is deprecated for this model.")).encode())
+            return
         text = self.answer(prompt)
         n_in, n_out = self.usage(prompt, text)
+        if self.documented_usage:
+            n_in = self._documented_input(api, model, prompt, image, settings)
+        if model in self.thinking_models and not settings["short_thinking"]:
+            budget = int(settings["max_tokens"] or 64)
+            self._send(handler, 200, json.dumps(self._thought_out(api, model, n_in, budget)).encode())
+            return
         self._send(handler, 200, json.dumps(self._body(api, model, text, n_in, n_out)).encode())
         with self._lock:
             self.answered[(api, key)] += 1

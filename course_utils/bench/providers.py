@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import email.utils
-import json
 import os
 import threading
-import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from .errors import ProviderError, classify
 
 __all__ = [
     "GenerationParams", "ProviderRequest", "ProviderResponse", "ProviderError", "Secret", "resolve_api_key",
@@ -96,26 +96,6 @@ class ProviderResponse:
     model: str = ""
 
 
-class ProviderError(RuntimeError):
-    """A failed call, classified for the runner's retry logic.
-
-    Attributes:
-        kind: ``"rate_limit"``, ``"server"``, ``"timeout"``, ``"connection"``, ``"malformed"`` or
-            ``"client"`` (4xx other than 408/409/429: not retried).
-        retryable: Whether the runner should try again.
-        retry_after: Seconds the server asked us to wait (``Retry-After``), if any.
-        status: HTTP status code, if any.
-    """
-
-    def __init__(self, message: str, kind: str, retryable: bool, retry_after: float | None = None,
-                 status: int | None = None):
-        super().__init__(message)
-        self.kind = kind
-        self.retryable = retryable
-        self.retry_after = retry_after
-        self.status = status
-
-
 class Secret:
     """An API key that never shows itself in ``repr``, ``str``, f-strings or logs."""
 
@@ -167,48 +147,6 @@ def _missing_key(provider: str, names: Sequence[str]) -> RuntimeError:
         "notebook to read it. Never type the key into a cell.")
 
 
-def _parse_retry_after(headers: Any) -> float | None:
-    if headers is None:
-        return None
-    try:
-        ms = headers.get("retry-after-ms")
-        if ms is not None:
-            return max(0.0, float(ms) / 1000)
-        value = headers.get("retry-after")
-    except Exception:  # noqa: BLE001 - odd header objects
-        return None
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
-
-
-def _accepts(func: Any, name: str) -> bool:
-    import inspect
-
-    try:
-        params = inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return True
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-
-
-def _status_error(status: int, message: str, headers: Any = None) -> ProviderError:
-    if status == 429:
-        return ProviderError(message, "rate_limit", True, _parse_retry_after(headers), status)
-    if status >= 500:
-        return ProviderError(message, "server", True, _parse_retry_after(headers), status)
-    if status in (408, 409):
-        return ProviderError(message, "timeout" if status == 408 else "server", True, None, status)
-    return ProviderError(message, "client", False, None, status)
-
-
 # --------------------------------------------------------------------------- base class
 
 
@@ -241,6 +179,13 @@ class Provider:
         """Row label for tables and plots."""
         return f"{self.model} ({self.provider})"
 
+    def request_settings(self) -> dict[str, Any]:
+        """Provider settings that change the answer (OpenAI ``image_detail``, thinking levels...).
+
+        They are part of the cache key and of the run record, and the dry-run estimate uses them.
+        """
+        return {}
+
     async def generate(self, request: ProviderRequest, params: GenerationParams) -> ProviderResponse:
         raise NotImplementedError
 
@@ -253,7 +198,7 @@ class Provider:
         """Public description for run records (no secrets)."""
         return {"identity": self.identity, "provider": self.provider, "model": self.model,
                 "open_source": self.open_source, "batch_size": self.batch_size,
-                "random_weights": self.random_weights, "label": self.label}
+                "random_weights": self.random_weights, "label": self.label, "settings": self.request_settings()}
 
     async def prepare(self) -> None:
         """Expensive one-time setup (model loading) done before any call is timed."""
@@ -282,6 +227,41 @@ class _APIProvider(Provider):
         self.base_url = base_url
         self.timeout = timeout
         self._client: Any = None
+        from .catalog import load_catalog
+
+        #: The catalogue entry of this model (None: not listed; nothing is assumed about it).
+        self.entry = load_catalog().find(self.provider, model)
+        # False once the API (or the catalogue) says the model rejects `temperature`.
+        self._temperature_ok: bool | None = self.entry.temperature if self.entry is not None else None
+        if self.entry is not None and self.entry.status == "retired" and base_url is None:
+            warnings.warn(load_catalog().describe(self.provider, model), stacklevel=3)
+
+    def _error(self, exc: BaseException) -> ProviderError | None:
+        return classify(self.sdk, exc, self.provider, self.model, self.timeout)
+
+    async def _send(self, call: Any, temperature: float | None) -> Any:
+        """``await call(temperature_or_None)``; a 400 naming temperature resends once without it, and remembers.
+
+        Whether a model takes ``temperature`` is decided by the API's answer (or the catalogue),
+        never by the SDK's signature.
+        """
+        use = temperature is not None and self._temperature_ok is not False
+        try:
+            return await call(temperature if use else None)
+        except Exception as exc:  # noqa: BLE001 - classified below; unknown errors re-raised
+            err = self._error(exc)
+            if err is None:
+                raise
+            if not (use and err.kind == "client" and err.names_temperature):
+                raise err from exc
+        self._temperature_ok = False
+        try:
+            return await call(None)
+        except Exception as exc:  # noqa: BLE001
+            err = self._error(exc)
+            if err is None:
+                raise
+            raise err from exc
 
     @property
     def identity(self) -> str:
@@ -292,6 +272,11 @@ class _APIProvider(Provider):
     def label(self) -> str:
         host = f" @ {self.base_url.split('//')[-1].split('/')[0]}" if self.base_url else ""
         return f"{self.model} ({self.provider}{host})"
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out["catalog_status"] = self.entry.status if self.entry is not None else "not in catalogue"
+        return out
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -308,26 +293,36 @@ class OpenAIProvider(_APIProvider):
     """OpenAI chat completions through the official async SDK.
 
     Args:
-        model: e.g. ``"gpt-4o-mini"``. Models that only accept the default temperature (GPT-5
-            family, reasoning models) need ``GenerationParams(temperature=None)``.
+        model: e.g. ``"gpt-6-luna"`` (see ``course-utils bench models``). A model that rejects
+            ``temperature`` gets the request again without it (once; then remembered).
         api_key: A :class:`Secret` or string; ``None`` reads ``key_env`` / Colab secrets.
         base_url: Override the endpoint (tests point it at a loopback server).
         timeout: Seconds per request (the SDK's own retries are off: ``max_retries=0``).
         key_env: Environment variable / Colab secret names to look in.
         max_tokens_field: ``"max_completion_tokens"`` (current OpenAI models) or ``"max_tokens"``.
-        image_detail: ``"low"``, ``"high"`` or ``"auto"`` (OpenAI image tokens depend on it).
+        image_detail: ``"low"``, ``"high"`` or ``"auto"`` (OpenAI image tokens depend on it; part of
+            the cache key and of the dry-run estimate).
+        reasoning_effort: ``"none"``, ``"low"``... for reasoning models; ``"catalog"`` (default) takes
+            the catalogue's setting for short answers (e.g. ``"none"`` for gpt-6-luna), ``None`` sends none.
     """
 
     provider = "openai"
+    sdk = "openai"
 
-    def __init__(self, model: str = "gpt-4o-mini", api_key: Secret | str | None = None,
+    def __init__(self, model: str = "gpt-6-luna", api_key: Secret | str | None = None,
                  base_url: str | None = None, timeout: float = 60.0,
                  key_env: Sequence[str] = ("OPENAI_API_KEY",), max_tokens_field: str = "max_completion_tokens",
-                 image_detail: str = "auto", open_source: bool = False):
+                 image_detail: str = "auto", open_source: bool = False, reasoning_effort: str | None = "catalog"):
         super().__init__(model, api_key, base_url, timeout, key_env)
+        if image_detail not in ("low", "high", "auto", "original"):
+            raise ValueError(f"image_detail must be 'low', 'high', 'auto' or 'original', got {image_detail!r}.")
         self.max_tokens_field = max_tokens_field
         self.image_detail = image_detail
         self.open_source = open_source
+        if reasoning_effort == "catalog":
+            short = (self.entry.short_answers or {}) if self.entry is not None else {}
+            reasoning_effort = short.get("reasoning_effort")
+        self.reasoning_effort = reasoning_effort
 
     def _get_client(self) -> Any:
         if self._client is None:
@@ -337,39 +332,43 @@ class OpenAIProvider(_APIProvider):
                                               timeout=self.timeout, max_retries=0)
         return self._client
 
-    async def generate(self, request: ProviderRequest, params: GenerationParams) -> ProviderResponse:
-        import openai
+    def request_settings(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"image_detail": self.image_detail}
+        if self.reasoning_effort is not None:
+            out["reasoning_effort"] = self.reasoning_effort
+        return out
 
+    async def generate(self, request: ProviderRequest, params: GenerationParams) -> ProviderResponse:
         url = f"data:{request.mime_type};base64,{base64.b64encode(request.image).decode()}"
         kwargs: dict[str, Any] = {self.max_tokens_field: params.max_tokens}
-        if params.temperature is not None:
-            kwargs["temperature"] = params.temperature
+        if self.reasoning_effort is not None:
+            kwargs["reasoning_effort"] = self.reasoning_effort
+        messages = [{"role": "user", "content": [
+            {"type": "text", "text": request.prompt},
+            {"type": "image_url", "image_url": {"url": url, "detail": self.image_detail}}]}]
+
+        async def call(temperature: float | None) -> Any:
+            extra = {} if temperature is None else {"temperature": temperature}
+            return await self._get_client().chat.completions.create(model=self.model, messages=messages,
+                                                                    **kwargs, **extra)
+
+        resp = await self._send(call, params.temperature)
         try:
-            resp = await self._get_client().chat.completions.create(
-                model=self.model,
-                messages=[{"role": "user", "content": [
-                    {"type": "text", "text": request.prompt},
-                    {"type": "image_url", "image_url": {"url": url, "detail": self.image_detail}}]}],
-                **kwargs)
-        except openai.APITimeoutError as exc:
-            raise ProviderError(f"timeout after {self.timeout} s", "timeout", True) from exc
-        except openai.APIConnectionError as exc:
-            raise ProviderError(f"connection failed: {exc}", "connection", True) from exc
-        except openai.APIStatusError as exc:
-            raise _status_error(exc.status_code, f"HTTP {exc.status_code}: {str(exc)[:300]}",
-                                exc.response.headers) from exc
-        except (openai.APIResponseValidationError, json.JSONDecodeError, ValueError) as exc:
-            raise ProviderError(f"malformed response: {str(exc)[:300]}", "malformed", True) from exc
-        try:
-            text = resp.choices[0].message.content
+            choice = resp.choices[0]
+            text = choice.message.content
             usage = resp.usage
-            if not isinstance(text, str) or usage is None:
+            if usage is None or not (text is None or isinstance(text, str)):
                 raise TypeError("no message content or no usage")
-            return ProviderResponse(text.strip(), int(usage.prompt_tokens), int(usage.completion_tokens),
-                                    str(getattr(resp, "model", "") or self.model))
         except (AttributeError, IndexError, TypeError, ValueError) as exc:
             raise ProviderError(f"malformed response: {exc}", "malformed", True) from exc
-
+        if not text and getattr(choice, "finish_reason", None) == "length":
+            raise ProviderError(
+                f"empty answer: {self.model} spent all {params.max_tokens} output tokens before answering (reasoning). "
+                "Raise max_tokens, or set reasoning_effort='none' / 'low' if the model supports it.", "empty", False)
+        if not isinstance(text, str):
+            raise ProviderError("malformed response: no message content", "malformed", True)
+        return ProviderResponse(text.strip(), int(usage.prompt_tokens), int(usage.completion_tokens),
+                                str(getattr(resp, "model", "") or self.model))
 
 
 class OpenAICompatibleProvider(OpenAIProvider):
@@ -388,7 +387,8 @@ class OpenAICompatibleProvider(OpenAIProvider):
                  open_source: bool = True, provider_name: str = "openai_compatible",
                  max_tokens_field: str = "max_tokens"):
         key = api_key or resolve_api_key(["OPENAI_COMPATIBLE_API_KEY"]) or Secret("EMPTY")
-        super().__init__(model, key, base_url, timeout, max_tokens_field=max_tokens_field, open_source=open_source)
+        super().__init__(model, key, base_url, timeout, max_tokens_field=max_tokens_field, open_source=open_source,
+                         reasoning_effort=None)
         self.provider = provider_name
 
     @property
@@ -407,9 +407,13 @@ class AnthropicProvider(_APIProvider):
         api_key: A :class:`Secret` or string; ``None`` reads ``ANTHROPIC_API_KEY`` / Colab secrets.
         base_url: Endpoint override (tests).
         timeout: Seconds per request (SDK retries off).
+
+    Models that reject ``temperature`` (the catalogue says which; otherwise the API's 400 naming it)
+    get requests without it.
     """
 
     provider = "anthropic"
+    sdk = "anthropic"
 
     def __init__(self, model: str = "claude-haiku-4-5", api_key: Secret | str | None = None,
                  base_url: str | None = None, timeout: float = 60.0,
@@ -425,28 +429,19 @@ class AnthropicProvider(_APIProvider):
         return self._client
 
     async def generate(self, request: ProviderRequest, params: GenerationParams) -> ProviderResponse:
-        import anthropic
+        messages = [{"role": "user", "content": [
+            {"type": "image", "source": {"type": "base64", "media_type": request.mime_type,
+                                         "data": base64.b64encode(request.image).decode()}},
+            {"type": "text", "text": request.prompt}]}]
 
-        kwargs: dict[str, Any] = {}
-        if params.temperature is not None and _accepts(self._get_client().messages.create, "temperature"):
-            kwargs["temperature"] = params.temperature  # recent SDKs/models dropped sampling parameters
-        try:
-            resp = await self._get_client().messages.create(
-                model=self.model, max_tokens=params.max_tokens,
-                messages=[{"role": "user", "content": [
-                    {"type": "image", "source": {"type": "base64", "media_type": request.mime_type,
-                                                 "data": base64.b64encode(request.image).decode()}},
-                    {"type": "text", "text": request.prompt}]}],
-                **kwargs)
-        except anthropic.APITimeoutError as exc:
-            raise ProviderError(f"timeout after {self.timeout} s", "timeout", True) from exc
-        except anthropic.APIConnectionError as exc:
-            raise ProviderError(f"connection failed: {exc}", "connection", True) from exc
-        except anthropic.APIStatusError as exc:
-            raise _status_error(exc.status_code, f"HTTP {exc.status_code}: {str(exc)[:300]}",
-                                exc.response.headers) from exc
-        except (anthropic.APIResponseValidationError, json.JSONDecodeError, ValueError) as exc:
-            raise ProviderError(f"malformed response: {str(exc)[:300]}", "malformed", True) from exc
+        async def call(temperature: float | None) -> Any:
+            # Recent SDKs dropped `temperature` from create()'s signature while older models still take it:
+            # send it in the body and let the API's answer decide (see _send).
+            extra = {} if temperature is None else {"extra_body": {"temperature": temperature}}
+            return await self._get_client().messages.create(model=self.model, max_tokens=params.max_tokens,
+                                                            messages=messages, **extra)
+
+        resp = await self._send(call, params.temperature)
         try:
             texts = [b.text for b in resp.content if getattr(b, "type", None) == "text"]
             if not texts:
@@ -457,7 +452,6 @@ class AnthropicProvider(_APIProvider):
             raise ProviderError(f"malformed response: {exc}", "malformed", True) from exc
 
 
-
 # --------------------------------------------------------------------------- Gemini
 
 
@@ -465,19 +459,30 @@ class GeminiProvider(_APIProvider):
     """Gemini models through the official ``google-genai`` SDK (``client.aio``).
 
     Args:
-        model: e.g. ``"gemini-2.5-flash"``.
+        model: e.g. ``"gemini-3.5-flash-lite"`` (see ``course-utils bench models``).
         api_key: A :class:`Secret` or string; ``None`` reads ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY`` /
             Colab secrets.
         base_url: Endpoint override (``HttpOptions(base_url=...)``; tests).
         timeout: Seconds per request (SDK retries off: one attempt).
+        thinking: ``google.genai.types.ThinkingConfig`` fields. Models that think by default spend
+            ``max_output_tokens`` on thinking and answer nothing; ``"catalog"`` (default) takes the
+            catalogue's short-answer setting (``{"thinking_level": "minimal"}`` for Gemini 3 Flash,
+            ``{"thinking_budget": 0}`` for 2.5 Flash); ``None`` sends none.
     """
 
     provider = "gemini"
+    sdk = "gemini"
 
-    def __init__(self, model: str = "gemini-2.5-flash", api_key: Secret | str | None = None,
+    def __init__(self, model: str = "gemini-3.5-flash-lite", api_key: Secret | str | None = None,
                  base_url: str | None = None, timeout: float = 60.0,
-                 key_env: Sequence[str] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")):
+                 key_env: Sequence[str] = ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+                 thinking: Mapping[str, Any] | str | None = "catalog"):
         super().__init__(model, api_key, base_url, timeout, key_env)
+        if thinking == "catalog":
+            thinking = (self.entry.short_answers or None) if self.entry is not None else None
+        if isinstance(thinking, str):
+            raise ValueError("thinking must be a dict such as {'thinking_level': 'minimal'}, None or 'catalog'.")
+        self.thinking: dict[str, Any] | None = dict(thinking) if thinking else None
 
     def _get_client(self) -> Any:
         if self._client is None:
@@ -489,38 +494,45 @@ class GeminiProvider(_APIProvider):
             self._client = genai.Client(api_key=self._key.reveal(), http_options=options)
         return self._client
 
-    async def generate(self, request: ProviderRequest, params: GenerationParams) -> ProviderResponse:
-        from google.genai import errors, types
+    def request_settings(self) -> dict[str, Any]:
+        return {"thinking": dict(self.thinking)} if self.thinking else {}
 
-        config = types.GenerateContentConfig(max_output_tokens=params.max_tokens, temperature=params.temperature)
+    def _config(self, params: GenerationParams, temperature: float | None) -> Any:
+        from google.genai import types
+
+        thinking = types.ThinkingConfig(**self.thinking) if self.thinking else None
+        return types.GenerateContentConfig(max_output_tokens=params.max_tokens, temperature=temperature,
+                                           thinking_config=thinking)
+
+    async def generate(self, request: ProviderRequest, params: GenerationParams) -> ProviderResponse:
+        from google.genai import types
+
+        contents = [types.Part.from_bytes(data=request.image, mime_type=request.mime_type), request.prompt]
+
+        async def call(temperature: float | None) -> Any:
+            return await self._get_client().aio.models.generate_content(
+                model=self.model, contents=contents, config=self._config(params, temperature))
+
+        resp = await self._send(call, params.temperature)
         try:
-            resp = await self._get_client().aio.models.generate_content(
-                model=self.model,
-                contents=[types.Part.from_bytes(data=request.image, mime_type=request.mime_type), request.prompt],
-                config=config)
-        except errors.APIError as exc:
-            headers = getattr(getattr(exc, "response", None), "headers", None)
-            raise _status_error(int(exc.code or 0), f"HTTP {exc.code}: {str(exc)[:300]}", headers) from exc
-        except (json.JSONDecodeError, ValueError) as exc:
-            raise ProviderError(f"malformed response: {str(exc)[:300]}", "malformed", True) from exc
-        except Exception as exc:
-            # google-genai may use httpx or its fork httpx2: classify transport errors by class name.
-            names = {c.__name__ for c in type(exc).__mro__}
-            if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or "TimeoutException" in names:
-                raise ProviderError(f"timeout after {self.timeout} s", "timeout", True) from exc
-            if "TransportError" in names or isinstance(exc, ConnectionError):
-                raise ProviderError(f"connection failed: {exc}", "connection", True) from exc
-            raise
-        try:
-            text = resp.text
             usage = resp.usage_metadata
-            if not isinstance(text, str) or usage is None:
-                raise TypeError("no text or no usage metadata")
-            out_tokens = int(usage.candidates_token_count or 0) + int(getattr(usage, "thoughts_token_count", 0) or 0)
-            return ProviderResponse(text.strip(), int(usage.prompt_token_count or 0), out_tokens,
-                                    str(getattr(resp, "model_version", "") or self.model))
+            if usage is None:
+                raise TypeError("no usage metadata")
+            text = resp.text
+            thoughts = int(getattr(usage, "thoughts_token_count", 0) or 0)
+            out_tokens = int(usage.candidates_token_count or 0) + thoughts
+            finish = str(getattr((resp.candidates or [None])[0], "finish_reason", "") or "")
         except (AttributeError, IndexError, TypeError, ValueError) as exc:
             raise ProviderError(f"malformed response: {exc}", "malformed", True) from exc
+        if not text and "MAX_TOKENS" in finish:
+            raise ProviderError(
+                f"empty answer: {self.model} spent its {params.max_tokens} output tokens on thinking ({thoughts} "
+                "thinking tokens). Pass thinking={'thinking_level': 'minimal'} (Gemini 3) or "
+                "{'thinking_budget': 0} (Gemini 2.5 Flash), or raise max_tokens.", "empty", False)
+        if not isinstance(text, str):
+            raise ProviderError("malformed response: no text", "malformed", True)
+        return ProviderResponse(text.strip(), int(usage.prompt_token_count or 0), out_tokens,
+                                str(getattr(resp, "model_version", "") or self.model))
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -10,7 +10,9 @@ One call runs a task against several providers::
   (``rate_limits={"openai": 500}`` requests per minute); local models get batches.
 * Rate limits (429, honouring ``Retry-After``), 5xx, timeouts and malformed bodies are retried
   with exponential backoff and full jitter; after ``max_retries`` the item is recorded as an
-  error and the run goes on. Client errors (400, 401, 403...) are not retried.
+  error and the run goes on. Client errors (400, 401, 403...) are not retried. A model the API
+  rejects (retired or unknown) is asked once: its first request goes alone, and after a rejection
+  its other items are recorded with the same error without any request.
 * Every finished item is committed to ``<run_dir>/run.sqlite`` (SQLite WAL) as it completes,
   and every paid answer to the response cache before that: a run killed at any moment and
   started again with the same ``run_dir`` loses no finished item and repeats no paid call.
@@ -307,6 +309,13 @@ class _Ctx:
     bar: Any
     on_record: Callable[[dict[str, Any]], None] | None
     provider_slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    #: identity -> the error that makes every further call to that model pointless (a rejected model).
+    fatal: dict[str, ProviderError] = field(default_factory=dict)
+
+
+def provider_cache_key(provider: Provider, prompt: str, image_hash: str, params: GenerationParams) -> str:
+    """The response-cache key: identity, prompt, image and every setting that changes the answer."""
+    return cache_key(provider.identity, prompt, image_hash, {**params.as_dict(), **provider.request_settings()})
 
 
 def _request(item: BenchItem, kind: str, max_side: int) -> ProviderRequest:
@@ -319,7 +328,11 @@ async def _call_with_retries(provider: Provider, limiter: RateLimiter, requests:
     """Run one call (a batch for local models) with retries; returns (responses, seconds, attempts, error)."""
     error: ProviderError | None = None
     own = ctx.provider_slots.get(provider.identity)
+    attempt = -1
     for attempt in range(ctx.max_retries + 1):
+        if provider.identity in ctx.fatal:
+            error = ctx.fatal[provider.identity]
+            return None, 0.0, attempt, f"{error.kind}: {error}"
         async with ctx.semaphore, (own if own is not None else contextlib.nullcontext()):
             await limiter.acquire()  # last wait before the call: its start slot is when the request goes out
             start = time.perf_counter()
@@ -341,6 +354,9 @@ async def _call_with_retries(provider: Provider, limiter: RateLimiter, requests:
             except Exception as exc:  # noqa: BLE001 - a bug in one item must not stop the run
                 error = ProviderError(f"{type(exc).__name__}: {str(exc)[:300]}", "unexpected", False)
         ctx.stats["errors_" + error.kind] = ctx.stats.get("errors_" + error.kind, 0) + 1
+        if error.kind == "model":
+            ctx.fatal.setdefault(provider.identity, error)
+            ctx.stats.setdefault("fatal", {})[provider.identity] = str(error)
         if not error.retryable or attempt == ctx.max_retries:
             break
         ctx.stats["retries"] += 1
@@ -495,7 +511,7 @@ async def arun_benchmark(task: Task, providers: Sequence[Provider], run_dir: str
                                   (rate_limits or {}).get(provider.provider))
             for item in pending:
                 req = _request(item, task.kind, max_side)
-                key = cache_key(provider.identity, req.prompt, req.image_hash, params.as_dict()) \
+                key = provider_cache_key(provider, req.prompt, req.image_hash, params) \
                     if response_cache is not None else None
                 hit = response_cache.get(key) if (response_cache is not None and key is not None) else None
                 if hit is not None:
@@ -525,9 +541,17 @@ async def arun_benchmark(task: Task, providers: Sequence[Provider], run_dir: str
             from tqdm.auto import tqdm
 
             ctx.bar = tqdm(total=stats["to_run"], desc=f"bench {task.name}", unit="item")
-        await asyncio.gather(*[
-            _run_unit(p, info, lim, [b[0] for b in batch], [b[1] for b in batch], [b[2] for b in batch], ctx)
-            for p, info, lim, batch in units])
+        def run(unit: Any) -> Any:
+            p, info, lim, batch = unit
+            return _run_unit(p, info, lim, [b[0] for b in batch], [b[1] for b in batch], [b[2] for b in batch], ctx)
+
+        # Each hosted model's first request goes alone: a model the API rejects then costs one request.
+        first: dict[str, Any] = {}
+        for unit in units:
+            if unit[0].provider not in ("local", "replay"):
+                first.setdefault(unit[0].identity, unit)
+        await asyncio.gather(*[run(u) for u in first.values()])
+        await asyncio.gather(*[run(u) for u in units if not any(u is f for f in first.values())])
     finally:
         if ctx.bar is not None:
             ctx.bar.close()
@@ -573,6 +597,31 @@ def run_benchmark(task: Task, providers: Sequence[Provider], run_dir: str | os.P
 # --------------------------------------------------------------------------- dry run
 
 
+def _image_rule(provider: Provider) -> str:
+    """Which image-token rule the estimate used, and whether a page confirmed it (for the dry-run row)."""
+    from .catalog import load_catalog
+    from .image_tokens import DEFAULT_RULES
+
+    if provider.provider in ("local", "replay"):
+        return "none" if provider.provider == "local" else "as recorded"
+    entry = load_catalog().find(provider.provider, provider.model)
+    if entry is not None and entry.image_tokens:
+        rule = entry.image_tokens
+        return f"{rule['rule']}{'' if rule.get('verified') else ' (unverified)'}"
+    fallback = DEFAULT_RULES.get(provider.provider)
+    return f"{fallback['rule']} (model not in catalogue: provider reference rule)" if fallback else "none"
+
+
+def _image_tokens(provider: Provider, width: int, height: int) -> int:
+    """The image tokens a provider's model will be billed for, by its catalogue rule and settings."""
+    name, model = provider.provider, provider.model
+    if name == "replay":
+        name, _, model = str(getattr(provider, "of", "")).partition(":")
+        model = model.split("@", 1)[0]
+    detail = str(provider.request_settings().get("image_detail", "auto"))
+    return estimate_image_tokens(name, width, height, detail=detail, model=model)
+
+
 def estimate_cost(task: Task, providers: Sequence[Provider], *, params: GenerationParams | None = None,
                   cache: bool | str | os.PathLike[str] = True, run_dir: str | os.PathLike[str] | None = None,
                   pricing: PricingTable | None = None, max_side: int = 768,
@@ -586,7 +635,8 @@ def estimate_cost(task: Task, providers: Sequence[Provider], *, params: Generati
     Returns:
         One dict per provider: ``label``, ``n_items``, ``n_cached``, ``n_to_call``,
         ``est_input_tokens``, ``est_cost_usd`` (expected), ``max_cost_usd`` (every answer at
-        ``max_tokens``), ``est_cost_per_1k``, ``price_status``.
+        ``max_tokens``), ``est_cost_per_1k``, ``price_status``, ``image_rule`` (the catalogue rule
+        used, marked ``(unverified)`` when no official page confirmed it).
     """
     from PIL import Image
 
@@ -614,7 +664,7 @@ def estimate_cost(task: Task, providers: Sequence[Provider], *, params: Generati
             n_call = 0
             for item in task.items:
                 data, digest = item.encoded(max_side)
-                key = cache_key(provider.identity, item.prompt, digest, params.as_dict())
+                key = provider_cache_key(provider, item.prompt, digest, params)
                 if item.item_id in done.get(provider.identity, set()) or (rc is not None and rc.contains(key)):
                     n_cached += 1
                     continue
@@ -622,7 +672,7 @@ def estimate_cost(task: Task, providers: Sequence[Provider], *, params: Generati
 
                 with Image.open(io.BytesIO(data)) as im:
                     w, h = im.size
-                tokens_in += estimate_image_tokens(provider.provider, w, h) + estimate_text_tokens(item.prompt)
+                tokens_in += _image_tokens(provider, w, h) + estimate_text_tokens(item.prompt)
                 n_call += 1
             est = price.cost(tokens_in, n_call * expected_output_tokens, n_call) if price else None
             worst = price.cost(tokens_in, n_call * params.max_tokens, n_call) if price else None
@@ -631,7 +681,8 @@ def estimate_cost(task: Task, providers: Sequence[Provider], *, params: Generati
                          "est_cost_usd": est, "max_cost_usd": worst,
                          "est_cost_per_1k": (1000 * est / n_call) if (est is not None and n_call) else None,
                          "price_status": price.status if price else "unknown",
-                         "price_source": price.source if price else None})
+                         "price_source": price.source if price else None,
+                         "image_rule": _image_rule(provider)})
     finally:
         if rc is not None:
             rc.close()
