@@ -88,6 +88,11 @@ def doctor(args: argparse.Namespace) -> int:
             print(f"                {rel} {_fmt_bytes(size)}")
     keys = [f"{k}={'set' if os.environ.get(k) else 'not set'}" for k in API_KEY_VARS]
     print("API keys      " + ", ".join(keys))
+    from .colab import colab_secret_status
+
+    secrets = colab_secret_status(API_KEY_VARS)
+    if secrets is not None:  # Colab: keys in the Secrets panel count too (names only, never values)
+        print("Colab secrets " + ", ".join(f"{k}={v}" for k, v in secrets.items()))
     return 0 if ok else 1
 
 
