@@ -32,6 +32,19 @@ def test_colab_extra_is_the_api_sdks_and_no_jupyter_stack():
     assert not core & JUPYTER_STACK, "core dependencies would replace Colab's Jupyter stack"
 
 
+def test_the_colab_install_keeps_colabs_own_ipywidgets():
+    """Colab ships ipywidgets 7.7.1 (googlecolab/colabtools#3020, read 2026-12-01): no requirement of the
+    core or the colab extra may force an upgrade of it, or of the Jupyter stack."""
+    from packaging.requirements import Requirement
+
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    for req in map(Requirement, PYPROJECT["project"]["dependencies"] + extras["colab"]):
+        if req.name.lower() == "ipywidgets":
+            assert req.specifier.contains("7.7.1"), req
+    lab = {Requirement(r).name.lower(): Requirement(r) for r in extras["lab"]}
+    assert not lab["ipywidgets"].specifier.contains("7.7.1")  # JupyterLab 4 needs ipywidgets 8
+
+
 def test_every_colab_install_cell_uses_the_colab_extra():
     sources = [(ROOT / "README.md").read_text()]
     for path in sorted((ROOT / "labs").glob("*.ipynb")):
