@@ -113,7 +113,8 @@ def fetch_weights(args: argparse.Namespace) -> int:
     for name in names:
         try:
             path = models.fetch_weights(name)
-            print(f"OK   {name:<20} {path}")
+            weights = models.weight_files_in(path) if path.is_dir() else [path]
+            print(f"OK   {name:<20} {path} ({', '.join(w.name for w in weights)})")
         except Exception as exc:  # noqa: BLE001 - report and continue with the next model
             failed += 1
             print(f"FAIL {name:<20} {str(exc).splitlines()[0]}", file=sys.stderr)

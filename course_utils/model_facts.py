@@ -73,7 +73,7 @@ MODEL_FACTS: dict[str, dict[str, Any]] = {
     "blip2_opt_2.7b": {
         "weight_files": ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
                          "pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin"),
-        "gated": False, "licence": "MIT (card); OPT-2.7B part: OPT licence (other, non-commercial)",
+        "gated": False, "licence": "MIT (card); OPT-2.7B part: OPT licence (non-commercial)",
         "open_source": False,
         "licence_note": "The card says MIT, but the weights contain the OPT-2.7B language model, whose "
                         "card (facebook/opt-2.7b) states licence 'other' (Meta's OPT licence, research "

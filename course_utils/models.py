@@ -35,6 +35,7 @@ __all__ = [
     "ModelSpec", "LoadedModel", "REGISTRY", "WeightsUnavailableError", "ChecksumError",
     "register_model", "is_tiny", "is_random", "get_device", "cache_dir",
     "load_model", "load_vit", "load_dinov2", "load_sam", "fetch_weights", "cached_files",
+    "choose_weight_pattern", "weight_files_in",
 ]
 
 TINY_ENV = "COURSE_UTILS_TINY"

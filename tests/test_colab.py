@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
 import types
 from pathlib import Path
 
 import nbformat
 import pytest
+import tomllib
 
 from course_utils import cli
 from course_utils.colab import colab_secret_status, in_colab
@@ -101,7 +101,7 @@ def test_doctor_reports_colab_secrets_without_values(fake_colab, capsys, monkeyp
         monkeypatch.delenv(k, raising=False)
     cli.main(["doctor"])
     out = capsys.readouterr().out
-    line = next(l for l in out.splitlines() if l.startswith("Colab secrets"))
+    line = next(ln for ln in out.splitlines() if ln.startswith("Colab secrets"))
     assert "OPENAI_API_KEY=stored" in line and "ANTHROPIC_API_KEY=not stored" in line
     assert "SECRET-VALUE" not in out and "sk-test" not in out
 

@@ -55,7 +55,7 @@ def tiny_blip_bin(tmp_path_factory):
     return source, folder
 
 
-def test_blip_with_only_pytorch_model_bin_loads_offline(cache, tiny_blip_bin):
+def test_blip_with_only_pytorch_model_bin_loads_offline(cache, tiny_blip_bin, capsys):
     source, folder = tiny_blip_bin
     _hub_snapshot(cache, "Salesforce/blip-image-captioning-base", {p.name: p for p in folder.iterdir()})
     loaded = load_captioner("blip_caption_base", tiny=False, device="cpu")
@@ -66,8 +66,9 @@ def test_blip_with_only_pytorch_model_bin_loads_offline(cache, tiny_blip_bin):
         want = source.model(pixel_values=pixel_values, input_ids=ids).logits
         got = loaded.model(pixel_values=pixel_values, input_ids=ids).logits
     torch.testing.assert_close(got, want)
-    # fetch-weights finds it too and says OK.
+    # fetch-weights finds it too, says OK and names the weight file.
     assert cli.main(["fetch-weights", "blip_caption_base"]) == 0
+    assert "(pytorch_model.bin)" in capsys.readouterr().out
 
 
 class _Exploit:
