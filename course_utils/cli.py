@@ -88,6 +88,11 @@ def doctor(args: argparse.Namespace) -> int:
             print(f"                {rel} {_fmt_bytes(size)}")
     keys = [f"{k}={'set' if os.environ.get(k) else 'not set'}" for k in API_KEY_VARS]
     print("API keys      " + ", ".join(keys))
+    from .colab import colab_secret_status
+
+    secrets = colab_secret_status(API_KEY_VARS)
+    if secrets is not None:  # Colab: keys in the Secrets panel count too (names only, never values)
+        print("Colab secrets " + ", ".join(f"{k}={v}" for k, v in secrets.items()))
     return 0 if ok else 1
 
 
@@ -108,7 +113,8 @@ def fetch_weights(args: argparse.Namespace) -> int:
     for name in names:
         try:
             path = models.fetch_weights(name)
-            print(f"OK   {name:<20} {path}")
+            weights = models.weight_files_in(path) if path.is_dir() else [path]
+            print(f"OK   {name:<20} {path} ({', '.join(w.name for w in weights)})")
         except Exception as exc:  # noqa: BLE001 - report and continue with the next model
             failed += 1
             print(f"FAIL {name:<20} {str(exc).splitlines()[0]}", file=sys.stderr)

@@ -98,22 +98,23 @@ def _fit_pca(x: np.ndarray, n: int, seed: int = 0) -> Any:
     return PCA(n_components=n, svd_solver="full", random_state=seed).fit(x)
 
 
-def foreground_mask(patch_features: Any, threshold: float = 0.0) -> np.ndarray:
-    """Foreground patches from the first principal component of the patch features.
+def _fit_groups(groups: Any, B: int) -> list[np.ndarray]:
+    """Indices of the images that share one PCA fit: all together, one per image, or by label."""
+    if groups is None or (isinstance(groups, str) and groups == "joint"):
+        return [np.arange(B)]
+    if isinstance(groups, str):
+        if groups == "image":
+            return [np.array([b]) for b in range(B)]
+        raise ValueError(f"groups must be 'joint', 'image' or one label per image, got {groups!r}.")
+    labels = list(groups)
+    if len(labels) != B:
+        raise ValueError(f"groups has {len(labels)} labels for {B} images; give one label per image "
+                         "(images with the same label share one PCA), or 'image' / 'joint'.")
+    order = list(dict.fromkeys(labels))  # first appearance
+    return [np.array([b for b, lab in enumerate(labels) if lab == g]) for g in order]
 
-    The first component of DINO/DINOv2 patch features usually separates the main object from
-    the background. Its sign is arbitrary, so it is oriented with a border prior: the border
-    patches of the images are mostly background. Several images share one PCA (joint fit).
 
-    Args:
-        patch_features: (h, w, D) or (B, h, w, D).
-        threshold: Patches whose (centred) first component exceeds ``threshold`` times its
-            standard deviation are foreground.
-
-    Returns:
-        Bool (h, w) or (B, h, w) mask; never empty (the top patch per image is kept at least).
-    """
-    feats, single = _as_grid_features(patch_features)
+def _foreground_joint(feats: np.ndarray, threshold: float) -> np.ndarray:
     B, h, w, D = feats.shape
     x = _l2n(feats.reshape(-1, D))
     pc1 = _fit_pca(x, 1).transform(x)[:, 0].reshape(B, h, w)
@@ -125,35 +126,39 @@ def foreground_mask(patch_features: Any, threshold: float = 0.0) -> np.ndarray:
     for b in range(B):
         if not mask[b].any():
             mask[b].flat[np.argmax(pc1[b])] = True
-    return mask[0] if single else mask
+    return mask
 
 
-def pca_rgb(patch_features: Any, foreground: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
-    """Map the first three principal components of patch features to RGB (DINOv2 paper, Fig. 1).
+def foreground_mask(patch_features: Any, threshold: float = 0.0, groups: Any = None) -> np.ndarray:
+    """Foreground patches from the first principal component of the patch features.
 
-    One PCA is fitted on all given images jointly (so the same colour means the same kind of
-    part in every image), each component is min-max scaled to 0..255 and used as R, G, B.
+    The first component of DINO/DINOv2 patch features usually separates the main object from
+    the background. Its sign is arbitrary, so it is oriented with a border prior: the border
+    patches of the images are mostly background.
 
     Args:
         patch_features: (h, w, D) or (B, h, w, D).
-        foreground: Optional bool mask (h, w) / (B, h, w): the PCA is fitted on foreground
-            patches only and the background is drawn black, as in the paper's figure.
-        seed: PCA ``random_state``.
+        threshold: Patches whose (centred) first component exceeds ``threshold`` times its
+            standard deviation are foreground.
+        groups: Which images share one PCA: ``None`` / ``"joint"`` (all of them), ``"image"``
+            (each image alone) or one label per image (same label = one joint fit, e.g. the two
+            motorbike photos). A joint fit over unrelated photos spends PC1 on what tells the
+            photos apart instead of object vs background.
 
     Returns:
-        (h, w, 3) or (B, h, w, 3) uint8 RGB on the patch grid; upsample with
-        :func:`course_utils.viz.rgb_grid_to_image`.
+        Bool (h, w) or (B, h, w) mask; never empty (the top patch per image is kept at least).
     """
     feats, single = _as_grid_features(patch_features)
+    mask = np.zeros(feats.shape[:3], dtype=bool)
+    for idx in _fit_groups(groups, feats.shape[0]):
+        mask[idx] = _foreground_joint(feats[idx], threshold)
+    return mask[0] if single else mask
+
+
+def _pca_rgb_joint(feats: np.ndarray, fg: np.ndarray | None, seed: int) -> np.ndarray:
     B, h, w, D = feats.shape
     x = _l2n(feats.reshape(-1, D))
-    keep = np.ones(len(x), dtype=bool)
-    if foreground is not None:
-        fg = np.asarray(foreground, dtype=bool).reshape(-1)
-        if fg.size != len(x):
-            raise ValueError(f"foreground has {fg.size} entries for {len(x)} patches; pass a bool mask of shape "
-                             f"{(h, w) if single else (B, h, w)}.")
-        keep = fg
+    keep = np.ones(len(x), dtype=bool) if fg is None else fg.reshape(-1)
     n_comp = min(3, D)
     comps = _fit_pca(x[keep], n_comp, seed).transform(x)
     lo = comps[keep].min(axis=0)
@@ -163,7 +168,42 @@ def pca_rgb(patch_features: Any, foreground: np.ndarray | None = None, seed: int
         scaled = np.concatenate([scaled, np.zeros((len(x), 3 - n_comp))], axis=1)
     rgb = np.round(scaled * 255).astype(np.uint8)
     rgb[~keep] = 0
-    rgb = rgb.reshape(B, h, w, 3)
+    return rgb.reshape(B, h, w, 3)
+
+
+def pca_rgb(patch_features: Any, foreground: np.ndarray | None = None, seed: int = 0,
+            groups: Any = None) -> np.ndarray:
+    """Map the first three principal components of patch features to RGB (DINOv2 paper, Fig. 1).
+
+    Each component is min-max scaled to 0..255 and used as R, G, B. Images fitted together share
+    one PCA, so the same colour means the same kind of part in all of them; that only helps when
+    they show the same kind of object.
+
+    Args:
+        patch_features: (h, w, D) or (B, h, w, D).
+        foreground: Optional bool mask (h, w) / (B, h, w): the PCA is fitted on foreground
+            patches only and the background is drawn black, as in the paper's figure.
+        seed: PCA ``random_state``.
+        groups: Which images share one PCA: ``None`` / ``"joint"`` (all, the default),
+            ``"image"`` (each image alone: its result equals a PCA fitted on that image only) or
+            one label per image (e.g. ``["cat", "moto", "moto"]``: the motorbike pair together).
+
+    Returns:
+        (h, w, 3) or (B, h, w, 3) uint8 RGB on the patch grid; upsample with
+        :func:`course_utils.viz.rgb_grid_to_image`.
+    """
+    feats, single = _as_grid_features(patch_features)
+    B, h, w, D = feats.shape
+    fg = None
+    if foreground is not None:
+        fg = np.asarray(foreground, dtype=bool)
+        if fg.size != B * h * w:
+            raise ValueError(f"foreground has {fg.size} entries for {B * h * w} patches; pass a bool mask of shape "
+                             f"{(h, w) if single else (B, h, w)}.")
+        fg = fg.reshape(B, h, w)
+    rgb = np.zeros((B, h, w, 3), dtype=np.uint8)
+    for idx in _fit_groups(groups, B):
+        rgb[idx] = _pca_rgb_joint(feats[idx], None if fg is None else fg[idx], seed)
     return rgb[0] if single else rgb
 
 

@@ -19,7 +19,8 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,13 @@ import torch
 from torch import nn
 
 from .images import load_image
+from .model_facts import MODEL_FACTS
 
 __all__ = [
     "ModelSpec", "LoadedModel", "REGISTRY", "WeightsUnavailableError", "ChecksumError",
     "register_model", "is_tiny", "is_random", "get_device", "cache_dir",
     "load_model", "load_vit", "load_dinov2", "load_sam", "fetch_weights", "cached_files",
+    "choose_weight_pattern", "weight_files_in",
 ]
 
 TINY_ENV = "COURSE_UTILS_TINY"
@@ -71,6 +74,12 @@ class ModelSpec:
         arch_kwargs: Extra constructor arguments (used by tests to register tiny checkpoints).
         tiny_kwargs: Constructor overrides that make the tiny random variant.
         note: One line for the README table.
+        weight_files: Weight files the repository's main branch holds (read from the hub page).
+        gated: Whether the hub asks for an access form before download.
+        licence_note: Terms of parts of the weights that carry their own licence.
+        open_source: True only when every part of the weights is under an OSI-approved licence.
+        facts_source: The page(s) the files, gating and licence were read from.
+        checked: The date they were read, or ``"unverified"``.
     """
 
     name: str
@@ -85,6 +94,12 @@ class ModelSpec:
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     tiny_kwargs: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    weight_files: tuple[str, ...] = ()
+    gated: bool = False
+    licence_note: str = ""
+    open_source: bool | None = None
+    facts_source: str = ""
+    checked: str = "unverified"
 
 
 def _timm_tiny(heads: int, **extra: Any) -> dict[str, Any]:
@@ -160,6 +175,11 @@ for _spec in [
               note="LLaVA-1.5 7B, Colab GPU (8-bit / 4-bit)"),
 ]:
     register_model(_spec)
+
+# Files, gating and licences as read from each repository (source + date): course_utils/model_facts.py.
+for _name, _facts in MODEL_FACTS.items():
+    if _name in REGISTRY:
+        register_model(replace(REGISTRY[_name], **_facts))
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -321,26 +341,82 @@ def _hf_cache() -> Path:
     return cache_dir() / "hf"
 
 
-def _hf_snapshot(spec: ModelSpec, patterns: list[str], download: bool = True) -> Path:
-    """Return the local snapshot folder of an HF repo, downloading it into our cache if allowed."""
+_META_FILES = ["*.json", "*.txt", "*.model", "*.jinja"]
+_SAFETENSORS = "*.safetensors"
+_TORCH_BIN = "pytorch_model*.bin"
+
+
+def choose_weight_pattern(repo_files: list[str] | tuple[str, ...]) -> str:
+    """Which weight files to download from a repository listing: safetensors if there are any, else the
+    PyTorch ``pytorch_model*.bin`` files (loaded with ``weights_only=True``).
+
+    Raises:
+        WeightsUnavailableError: the repository holds neither (e.g. only TensorFlow / Flax weights).
+    """
+    names = [f.rsplit("/", 1)[-1] for f in repo_files]
+    if any(fnmatch(n, _SAFETENSORS) for n in names):
+        return _SAFETENSORS
+    if any(fnmatch(n, _TORCH_BIN) for n in names):
+        return _TORCH_BIN
+    raise WeightsUnavailableError(f"The repository holds no PyTorch weight file (safetensors or "
+                                  f"pytorch_model*.bin); its files: {', '.join(sorted(names)) or 'none'}.")
+
+
+def weight_files_in(folder: Path) -> list[Path]:
+    """The weight files of a downloaded snapshot: its safetensors, else its ``pytorch_model*.bin``."""
+    for pattern in (_SAFETENSORS, _TORCH_BIN):
+        found = sorted(p for p in Path(folder).glob(pattern) if p.is_file())
+        if found:
+            return found
+    return []
+
+
+def _repo_id(spec: ModelSpec) -> str:
+    return spec.ref if spec.source == "hf" else f"timm/{spec.ref}"
+
+
+def _repo_listing(spec: ModelSpec) -> list[str]:
+    """The repository's files from the hub API, or (if the listing fails) the registry's record."""
+    try:
+        from huggingface_hub import HfApi
+
+        return list(HfApi().list_repo_files(_repo_id(spec)))
+    except Exception:  # noqa: BLE001 - the download below reports the real network error
+        return list(spec.weight_files)
+
+
+def _hf_snapshot(spec: ModelSpec, download: bool = True) -> Path:
+    """Return the local snapshot folder of an HF repo (with at least one weight file), downloading it
+    into our cache if allowed.
+
+    Raises:
+        WeightsUnavailableError: not cached and not downloadable, or no weight file came down.
+    """
     from huggingface_hub import snapshot_download
 
-    repo = spec.ref if spec.source == "hf" else f"timm/{spec.ref}"
+    repo = _repo_id(spec)
+    local_error: Exception | None = None
     try:
-        return Path(snapshot_download(repo, cache_dir=_hf_cache(), allow_patterns=patterns, local_files_only=True))
+        local = Path(snapshot_download(repo, cache_dir=_hf_cache(), local_files_only=True,
+                                       allow_patterns=[*_META_FILES, _SAFETENSORS, _TORCH_BIN]))
+        if weight_files_in(local):
+            return local
+        local_error = FileNotFoundError(f"no weight file in the cached snapshot {local}")
     except Exception as exc:  # not cached (LocalEntryNotFoundError) or incomplete
         local_error = exc
     if not download or os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True"):
-        raise _unavailable(spec, f"not in the cache ({local_error.__class__.__name__}).")
+        raise _unavailable(spec, f"not in the cache ({local_error.__class__.__name__}: "
+                                 f"{str(local_error).splitlines()[0][:400] if str(local_error) else ''}).")
+    pattern = choose_weight_pattern(_repo_listing(spec))
     try:
-        return Path(snapshot_download(repo, cache_dir=_hf_cache(), allow_patterns=patterns))
+        folder = Path(snapshot_download(repo, cache_dir=_hf_cache(), allow_patterns=[*_META_FILES, pattern]))
     except Exception as exc:
         raise _unavailable(spec, f"download from the Hugging Face hub failed ({exc.__class__.__name__}: "
                                  f"{str(exc).splitlines()[0][:200] if str(exc) else ''}).") from exc
-
-
-_TIMM_FILES = ["model.safetensors", "config.json"]
-_HF_FILES = ["*.json", "*.txt", "*.model", "*.safetensors"]
+    if not weight_files_in(folder):
+        raise _unavailable(spec, f"the download finished but no weight file ({pattern}) came down into {folder}; "
+                                 f"the repository's files were: {', '.join(_repo_listing(spec))}.")
+    return folder
 
 
 def _local_weight_file(spec: ModelSpec, download: bool = True) -> Path:
@@ -359,13 +435,9 @@ def _local_weight_file(spec: ModelSpec, download: bool = True) -> Path:
         except OSError as exc:
             raise _unavailable(spec, f"download failed ({exc}).") from exc
     if spec.source == "timm":
-        snapshot = _hf_snapshot(spec, _TIMM_FILES, download)
-        weights = snapshot / "model.safetensors"
-        if not weights.exists():
-            raise _unavailable(spec, f"{snapshot} has no model.safetensors.")
-        return weights
+        return weight_files_in(_hf_snapshot(spec, download))[0]  # model.safetensors or pytorch_model.bin
     if spec.source == "hf":
-        return _hf_snapshot(spec, _HF_FILES, download)
+        return _hf_snapshot(spec, download)
     raise ValueError(f"Unknown source {spec.source!r} for {spec.name}.")
 
 
@@ -554,7 +626,8 @@ def _build_hf(spec: ModelSpec, tiny: bool, seed: int) -> tuple[nn.Module, Any]:
     try:
         processor = tf.AutoProcessor.from_pretrained(folder) if spec.family in ("captioner", "vqa") \
             else tf.AutoImageProcessor.from_pretrained(folder)
-        return model_cls.from_pretrained(folder, attn_implementation="eager"), processor
+        # weights_only=True: a pytorch_model.bin is unpickled with torch's safe loader (tensors only).
+        return model_cls.from_pretrained(folder, attn_implementation="eager", weights_only=True), processor
     except Exception as exc:
         raise ChecksumError(f"{folder} could not be loaded ({exc.__class__.__name__}: {exc}). Delete it and "
                             f"run `course-utils fetch-weights {spec.name}`.") from exc
@@ -657,7 +730,9 @@ def load_sam(name: str = "sam_vit_b", tiny: bool | None = None, device: str | to
 def model_table() -> list[dict[str, Any]]:
     """Rows for the README / doctor table of the week's models."""
     return [{"name": s.name, "family": s.family, "source": s.source, "ref": s.ref, "params_m": s.params_m,
-             "download_mb": s.download_mb, "licence": s.licence, "note": s.note} for s in REGISTRY.values()]
+             "download_mb": s.download_mb, "licence": s.licence, "note": s.note, "open_source": s.open_source,
+             "gated": s.gated, "weight_files": list(s.weight_files), "facts_source": s.facts_source,
+             "checked": s.checked} for s in REGISTRY.values()]
 
 
 def to_numpy_image(tensor: torch.Tensor, mean: Any, std: Any) -> np.ndarray:
@@ -695,7 +770,7 @@ def _load_vlm(name: str, families: tuple[str, ...], loader: str, tiny: bool | No
         kwargs["dtype"] = getattr(torch, dtype) if isinstance(dtype, str) else dtype
     try:
         processor = tf.AutoProcessor.from_pretrained(folder)
-        model = getattr(tf, spec.arch or "AutoModel").from_pretrained(folder, **kwargs)
+        model = getattr(tf, spec.arch or "AutoModel").from_pretrained(folder, weights_only=True, **kwargs)
     except Exception as exc:
         raise ChecksumError(f"{folder} could not be loaded ({exc.__class__.__name__}: {exc}). Delete it and run "
                             f"`course-utils fetch-weights {spec.name}`, or check that bitsandbytes is installed "

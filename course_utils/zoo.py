@@ -112,19 +112,24 @@ def _build_meta(name: str, img_size: int, **kwargs: Any) -> nn.Module:
                             "ViT names such as 'vit_base_patch16_224'.") from exc
 
 
-def vit_zoo_table(names: Sequence[str] = ZOO_NAMES, img_size: int = 224) -> list[dict[str, Any]]:
+def vit_zoo_table(names: Sequence[str] = ZOO_NAMES, img_size: int = 224,
+                  num_classes: int | None = None) -> list[dict[str, Any]]:
     """One row per timm ViT, measured from the architecture built on the meta device.
 
     Args:
         names: timm model names (``"vit_base_patch16_224"``, ``"deit_small_patch16_224"``,
             ``"vit_small_patch14_reg4_dinov2"``...), with or without a pretrained tag.
         img_size: Square input size in pixels at which tokens and compute are counted.
+        num_classes: Classifier head to build on every row (``1000`` = an ImageNet-1k head, ``0`` =
+            none). ``None`` keeps each model's default pretrained config, which differs between rows
+            (timm's ``vit_huge_patch14_224`` defaults to the IN-21k features without a head), so pass a
+            number whenever rows are compared with each other.
 
     Returns:
         A list of dicts with keys ``model``, ``layers``, ``width``, ``heads``, ``mlp_dim``,
         ``patch_size``, ``tokens`` (patches + CLS + register tokens), ``prefix_tokens``,
         ``params`` (int), ``params_m``, ``macs`` (int), ``gmacs`` and ``gflops`` (= 2 x GMACs),
-        for batch size 1 at ``img_size``.
+        ``num_classes`` (classes of the head counted, 0 = no head), for batch size 1 at ``img_size``.
 
     Raises:
         ValueError: ``names`` contains something that is not a timm model name.
@@ -134,7 +139,7 @@ def vit_zoo_table(names: Sequence[str] = ZOO_NAMES, img_size: int = 224) -> list
         names = (names,)
     rows = []
     for name in names:
-        model = _build_meta(name, img_size)
+        model = _build_meta(name, img_size, **({} if num_classes is None else {"num_classes": int(num_classes)}))
         _check_vit(model, name)
         first = model.blocks[0]
         params = sum(p.numel() for p in model.parameters())
@@ -154,6 +159,7 @@ def vit_zoo_table(names: Sequence[str] = ZOO_NAMES, img_size: int = 224) -> list
             "macs": int(macs),
             "gmacs": macs / 1e9,
             "gflops": 2 * macs / 1e9,
+            "num_classes": int(getattr(model, "num_classes", 0) or 0),
         })
     return rows
 

@@ -575,6 +575,8 @@ class TransformersProvider(Provider):
                              "blip2_opt_2.7b or llava_1.5_7b.")
         self.spec = spec
         self.model = name
+        # Licences follow the weights: BLIP-2 (OPT) and LLaVA (Llama 2) are open weights, not open source.
+        self.open_source = bool(spec.open_source) if spec.open_source is not None else True
         self.tiny = is_tiny(tiny)
         self.random_weights = self.tiny
         self.device = device
