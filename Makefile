@@ -33,11 +33,13 @@ browser-deps:  ## Debian's chromium and a Korean font for the browser tests
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
 	  else echo "missing: sudo apt-get install $(APT_PACKAGES) (browser tests will be skipped)"; fi; fi
 
-# pytest-xdist workers; each test process uses one torch thread (see tests/conftest.py).
+# pytest-xdist workers; each test process uses one torch thread (see tests/conftest.py). Tests that share
+# an expensive module fixture (the generated nbgrader course, the built slides) carry an xdist_group mark
+# so that one worker builds it once.
 JOBS ?= 2
 
 test: $(STAMP) browser-deps  ## install everything and run the whole test suite (what CI runs)
-	COURSE_UTILS_TINY=1 $(PY) -m pytest -n $(JOBS)
+	COURSE_UTILS_TINY=1 $(PY) -m pytest -n $(JOBS) --dist loadgroup
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from browser import hangul_without_glyph
 
+# One worker builds the slides once for every test of this file (pytest-xdist --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("slides")
+
 ROOT = Path(__file__).resolve().parents[1]
 SLIDES = ROOT / "slides"
 
