@@ -33,6 +33,7 @@ __all__ = [
     "ModelSpec", "LoadedModel", "REGISTRY", "WeightsUnavailableError", "ChecksumError",
     "register_model", "is_tiny", "is_random", "get_device", "cache_dir",
     "load_model", "load_vit", "load_dinov2", "load_sam", "fetch_weights", "cached_files",
+    "GatedModelError", "load_dinov3", "load_sam3",
 ]
 
 TINY_ENV = "COURSE_UTILS_TINY"
@@ -47,6 +48,10 @@ class WeightsUnavailableError(RuntimeError):
 
 class ChecksumError(RuntimeError):
     """A weight file on disk is damaged or incomplete."""
+
+
+class GatedModelError(WeightsUnavailableError):
+    """The Hub refused a gated repository (licence not accepted yet, or no token sent)."""
 
 
 # --------------------------------------------------------------------------- registry
@@ -71,6 +76,8 @@ class ModelSpec:
         arch_kwargs: Extra constructor arguments (used by tests to register tiny checkpoints).
         tiny_kwargs: Constructor overrides that make the tiny random variant.
         note: One line for the README table.
+        gated: The Hub repository is gated (accept its licence on the model page first); ``None``
+            when that could not be checked.
     """
 
     name: str
@@ -85,6 +92,7 @@ class ModelSpec:
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     tiny_kwargs: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    gated: bool | None = False
 
 
 def _timm_tiny(heads: int, **extra: Any) -> dict[str, Any]:
@@ -158,6 +166,18 @@ for _spec in [
     ModelSpec("llava_1.5_7b", "captioner", "hf", "llava-hf/llava-1.5-7b-hf", 7063, 14100,
               "Llama 2 Community Licence", arch="LlavaForConditionalGeneration",
               note="LLaVA-1.5 7B, Colab GPU (8-bit / 4-bit)"),
+    # The newest of each family (read 2026-12-01): DINOv3 (arXiv 2508.10104) through timm, like DINOv2; SAM 3
+    # (arXiv 2511.16719) through transformers. Both under Meta's own licences. facebook/sam3 is gated (the Hub's
+    # API says gated: "manual"); whether the timm DINOv3 mirrors are gated was not verified (the official
+    # facebook/dinov3-* repos are), so a refused download of either explains how to accept the licence.
+    ModelSpec("dinov3_vits16", "dinov3", "timm", "vit_small_patch16_dinov3.lvd1689m", 21.59, 86,
+              "DINOv3 License", arch="vit_small_patch16_dinov3", tiny_kwargs=_timm_tiny(6), gated=None,
+              note="DINOv3 ViT-S/16 (LVD-1689M, distilled from ViT-7B), 4 registers, RoPE, 256 px"),
+    ModelSpec("dinov3_vitb16", "dinov3", "timm", "vit_base_patch16_dinov3.lvd1689m", 85.64, 343,
+              "DINOv3 License", arch="vit_base_patch16_dinov3", tiny_kwargs=_timm_tiny(12), gated=None,
+              note="DINOv3 ViT-B/16 (GPU recommended)"),
+    ModelSpec("sam3", "sam3", "hf", "facebook/sam3", 840.38, 3450, "SAM License", arch="Sam3Model", gated=True,
+              note="SAM 3 concept prompts (text / exemplar boxes): GPU recommended"),
 ]:
     register_model(_spec)
 
@@ -335,6 +355,10 @@ def _hf_snapshot(spec: ModelSpec, patterns: list[str], download: bool = True) ->
     try:
         return Path(snapshot_download(repo, cache_dir=_hf_cache(), allow_patterns=patterns))
     except Exception as exc:
+        from .gated import gated_message, is_access_refused
+
+        if is_access_refused(exc):
+            raise GatedModelError(gated_message(spec.name, repo, spec.licence, exc)) from None
         raise _unavailable(spec, f"download from the Hugging Face hub failed ({exc.__class__.__name__}: "
                                  f"{str(exc).splitlines()[0][:200] if str(exc) else ''}).") from exc
 
@@ -534,6 +558,10 @@ def _tiny_hf(spec: ModelSpec) -> tuple[nn.Module, Any]:
                                          do_center_crop=True, image_mean=[0.485, 0.456, 0.406],
                                          image_std=[0.229, 0.224, 0.225], do_convert_rgb=True)
         return tf.Dinov2Model(config), processor
+    if spec.arch == "Sam3Model":
+        from .concept import tiny_sam3  # small Sam3Config + offline tokenizer
+
+        return tiny_sam3()
     if spec.arch in ("BlipForConditionalGeneration", "BlipForQuestionAnswering", "Blip2ForConditionalGeneration",
                      "LlavaForConditionalGeneration"):
         from .bench.tiny_models import tiny_model  # word-level tokenizer built offline
@@ -552,7 +580,7 @@ def _build_hf(spec: ModelSpec, tiny: bool, seed: int) -> tuple[nn.Module, Any]:
     folder = _local_weight_file(spec)
     model_cls = getattr(tf, spec.arch or "AutoModel")
     try:
-        processor = tf.AutoProcessor.from_pretrained(folder) if spec.family in ("captioner", "vqa") \
+        processor = tf.AutoProcessor.from_pretrained(folder) if spec.family in ("captioner", "vqa", "sam3") \
             else tf.AutoImageProcessor.from_pretrained(folder)
         return model_cls.from_pretrained(folder, attn_implementation="eager"), processor
     except Exception as exc:
@@ -646,6 +674,31 @@ def load_dinov2(name: str = "dinov2_vits14", tiny: bool | None = None, device: s
                 seed: int = 0) -> LoadedModel:
     """Load a self-supervised backbone (DINOv2 with/without registers, DINO v1)."""
     return _load_family(name, ("dinov2", "dino"), "load_dinov2", tiny=tiny, device=device, seed=seed)
+
+
+def load_dinov3(name: str = "dinov3_vits16", tiny: bool | None = None, device: str | torch.device | None = None,
+                seed: int = 0) -> LoadedModel:
+    """Load DINOv3 (ViT-S/16 or ViT-B/16, timm): patch 16, CLS + 4 register tokens, RoPE positions.
+
+    Its preprocessing comes from the checkpoint's own timm config (256 px, bicubic, ImageNet mean/std);
+    the model also takes any multiple of 16 (``dynamic_img_size``), which is how DINOv3 gives dense features
+    at high resolution. Tiny mode builds the same timm architecture, narrower, with random weights.
+
+    Raises:
+        GatedModelError: the Hub refused the download (accept the DINOv3 licence first; the message says how).
+        WeightsUnavailableError: no weights here and no way to download them.
+    """
+    return _load_family(name, ("dinov3",), "load_dinov3", tiny=tiny, device=device, seed=seed)
+
+
+def load_sam3(name: str = "sam3", tiny: bool | None = None, device: str | torch.device | None = None,
+              seed: int = 0) -> LoadedModel:
+    """Load SAM 3 (transformers ``Sam3Model`` with its ``Sam3Processor``) for concept prompts.
+
+    Use it with :func:`course_utils.concept.segment_concept`. The ``facebook/sam3`` repository is gated:
+    a refused download raises :class:`GatedModelError`, whose message names the licence page and the token setup.
+    """
+    return _load_family(name, ("sam3",), "load_sam3", tiny=tiny, device=device, seed=seed)
 
 
 def load_sam(name: str = "sam_vit_b", tiny: bool | None = None, device: str | torch.device | None = None,
