@@ -34,11 +34,19 @@ def is_access_refused(exc: BaseException) -> bool:
     That is a ``GatedRepoError``, or any Hub HTTP error with status 401 or 403 (gated or private repo,
     missing or invalid token). Connection errors and 404s are not refusals.
     """
+    return _refusal(exc) is not None
+
+
+def _refusal(exc: BaseException | None) -> BaseException | None:
+    """The refused-access error in ``exc`` or its causes (snapshot_download wraps a plain 403)."""
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
 
-    if isinstance(exc, GatedRepoError):
-        return True
-    return isinstance(exc, HfHubHTTPError) and _status(exc) in (401, 403)
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, GatedRepoError) or (isinstance(exc, HfHubHTTPError) and _status(exc) in (401, 403)):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
 
 
 def token_source() -> str | None:
@@ -57,6 +65,7 @@ def gated_message(name: str, repo: str, licence: str, exc: BaseException | None 
     """The error text for a refused download of ``repo`` (registry name ``name``, under ``licence``)."""
     from huggingface_hub.errors import GatedRepoError
 
+    exc = _refusal(exc) or exc
     status = _status(exc) if exc is not None else None
     what = "gated repo" if isinstance(exc, GatedRepoError) else "access refused"
     reason = f"HTTP {status}, {what}" if status else what
