@@ -7,6 +7,7 @@ The names a notebook needs are importable from here; everything else lives in it
 from .attention import capture_attention
 from .bench import load_mini_vqa, load_run, run_benchmark
 from .clustering import cluster_patches, pca_rgb
+from .concept import segment_concept
 from .features import extract_features
 from .images import load_image, sample_image, sample_images
 from .models import (
@@ -14,8 +15,10 @@ from .models import (
     is_random,
     is_tiny,
     load_dinov2,
+    load_dinov3,
     load_model,
     load_sam,
+    load_sam3,
     load_vit,
 )
 from .retrieval import build_index, search
@@ -55,4 +58,7 @@ __all__ = [
     "sample_image",
     "sample_images",
     "show_images",
+    "load_dinov3",
+    "load_sam3",
+    "segment_concept",
 ]
