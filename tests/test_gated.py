@@ -103,3 +103,13 @@ def test_offline_gated_model_keeps_the_three_fixes(monkeypatch, tmp_path):
     with pytest.raises(WeightsUnavailableError) as info:
         load_sam3(tiny=False, device="cpu")
     assert not isinstance(info.value, GatedModelError) and "fetch-weights sam3" in str(info.value)
+
+
+def test_fetch_weights_cli_prints_the_whole_fix(gated_hub, capsys):
+    """`course-utils fetch-weights sam3` shows every step, not only the first line of the error."""
+    from course_utils import cli
+
+    assert cli.main(["fetch-weights", "sam3"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("FAIL sam3")
+    _assert_names_the_fix(err, "sam3", "facebook/sam3")
