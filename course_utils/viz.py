@@ -592,17 +592,22 @@ def show_concept(image: np.ndarray, result: Any, max_instances: int = 12, size: 
     masks, boxes, scores = result.masks[:n], result.boxes[:n], result.scores[:n]
     if len(masks) and masks.shape[1:] != image.shape[:2]:
         raise ValueError(f"result masks {masks.shape[1:]} do not match the image {image.shape[:2]}.")
-    panel = overlay_masks(image, masks) if n else image.copy()
-    if n:
-        panel = draw_boxes(panel, boxes, width=max(2, round(min(image.shape[:2]) / 150)))
+    colors = label_colors(n) if n else np.zeros((0, 3), dtype=np.uint8)
+    panel = image.copy()
+    # Largest mask first so that small ones stay visible; each instance keeps its colour (bar = mask = box).
+    for i in sorted(range(n), key=lambda j: -int(masks[j].sum())):
+        panel = overlay_mask(panel, masks[i], tuple(int(c) for c in colors[i]), alpha=0.45)
+    for i in range(n):
+        panel = draw_boxes(panel, boxes[i:i + 1], color=tuple(int(c) for c in colors[i]),
+                           width=max(2, round(min(image.shape[:2]) / 150)))
     aspect = image.shape[1] / image.shape[0]
     fig, (ax, bar) = plt.subplots(1, 2, figsize=(size * aspect + size * 0.8, size + 0.4),
                                   gridspec_kw={"width_ratios": [aspect, 0.8]})
     ax.imshow(panel)
     ax.axis("off")
-    ax.set_title(result.note.split(" - ")[0], fontsize=9)
-    colors = label_colors(n) / 255.0 if n else []
-    bar.barh(np.arange(n), scores, color=colors)
+    shown = f" (best {n} shown)" if n < len(result) else ""
+    ax.set_title(result.note.split(" - ")[0] + shown, fontsize=9)
+    bar.barh(np.arange(n), scores, color=colors / 255.0)
     bar.set_yticks(np.arange(n), [f"#{i}" for i in range(n)], fontsize=8)
     bar.invert_yaxis()
     bar.axvline(result.threshold, color="k", linestyle="--", linewidth=1)
