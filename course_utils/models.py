@@ -582,7 +582,10 @@ def _build_hf(spec: ModelSpec, tiny: bool, seed: int) -> tuple[nn.Module, Any]:
     try:
         processor = tf.AutoProcessor.from_pretrained(folder) if spec.family in ("captioner", "vqa", "sam3") \
             else tf.AutoImageProcessor.from_pretrained(folder)
-        return model_cls.from_pretrained(folder, attn_implementation="eager"), processor
+        # Eager attention keeps attention weights readable for the ViT/DINOv2 labs; SAM 3's global attention at
+        # 1008 px would materialise (72*72)^2 weights per head that way, so it keeps transformers' default kernel.
+        kwargs = {} if spec.family == "sam3" else {"attn_implementation": "eager"}
+        return model_cls.from_pretrained(folder, **kwargs), processor
     except Exception as exc:
         raise ChecksumError(f"{folder} could not be loaded ({exc.__class__.__name__}: {exc}). Delete it and "
                             f"run `course-utils fetch-weights {spec.name}`.") from exc

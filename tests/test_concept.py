@@ -161,3 +161,28 @@ def test_bad_image_and_model_are_explained(sam3, coffee):
 def test_result_repr_and_types(everything):
     assert isinstance(everything, ConceptResult) and everything.image_size == (400, 600)
     assert "RANDOM WEIGHTS" in repr(everything) and "'cup'" in everything.note
+
+
+def test_pretrained_path_loads_a_hub_cache_snapshot(tmp_path, monkeypatch, coffee):
+    """The real pretrained path: a save_pretrained Sam3Model + Sam3Processor in the hub-cache layout loads
+    offline through load_sam3(tiny=False) and gives the same concept result as the saved model."""
+    monkeypatch.setenv("COURSE_UTILS_CACHE", str(tmp_path / "cache"))
+    source = load_sam3(tiny=True, device="cpu", seed=3)
+    saved = tmp_path / "saved"
+    source.model.save_pretrained(saved)
+    source.processor.save_pretrained(saved)
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    root = tmp_path / "cache" / "hf" / "models--facebook--sam3"
+    snap = root / "snapshots" / revision
+    snap.mkdir(parents=True)
+    (root / "refs").mkdir()
+    (root / "refs" / "main").write_text(revision)
+    for f in saved.iterdir():
+        (snap / f.name).write_bytes(f.read_bytes())
+    loaded = load_sam3(tiny=False, device="cpu")
+    assert not loaded.tiny and type(loaded.model).__name__ == "Sam3Model"
+    a = segment_concept(loaded, coffee, "cup", threshold=0.0)
+    b = segment_concept(source, coffee, "cup", threshold=0.0)
+    assert not a.random_weights and b.random_weights
+    np.testing.assert_allclose(a.scores, b.scores, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(a.masks, b.masks)

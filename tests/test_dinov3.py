@@ -162,3 +162,31 @@ def test_dinov2_and_dinov3_features_never_mix(dino3, photos):
 def test_load_dinov3_rejects_other_families():
     with pytest.raises(ValueError, match="load_dinov3 takes one of: dinov3_vits16, dinov3_vitb16"):
         load_dinov3("dinov2_vits14")
+
+
+def test_pretrained_path_loads_a_timm_checkpoint_from_the_hub_cache(tmp_path, monkeypatch):
+    """timm safetensors in the hub-cache layout (timm/<ref>) load through load_dinov3(tiny=False)."""
+    from safetensors.torch import save_file
+
+    monkeypatch.setenv("COURSE_UTILS_CACHE", str(tmp_path / "cache"))
+    spec = models.register_model(models.ModelSpec(
+        "test_dinov3_small", "dinov3", "timm", "vit_small_patch16_dinov3.lvd1689m", 0.1, 1, "DINOv3 License",
+        arch="vit_small_patch16_dinov3", arch_kwargs={"embed_dim": 24, "depth": 2}))
+    try:
+        torch.manual_seed(2)
+        source = timm.create_model(spec.ref, pretrained=False, **spec.arch_kwargs).eval()
+        revision = "0123456789abcdef0123456789abcdef01234567"
+        root = tmp_path / "cache" / "hf" / "models--timm--vit_small_patch16_dinov3.lvd1689m"
+        snap = root / "snapshots" / revision
+        snap.mkdir(parents=True)
+        (root / "refs").mkdir()
+        (root / "refs" / "main").write_text(revision)
+        save_file(source.state_dict(), snap / "model.safetensors")
+        (snap / "config.json").write_text("{}")
+        loaded = load_dinov3("test_dinov3_small", tiny=False, device="cpu")
+        assert not loaded.tiny and loaded.preprocess.input_size == (256, 256)
+        x = torch.randn(1, 3, 256, 256)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded.model.forward_features(x), source.forward_features(x))
+    finally:
+        models.REGISTRY.pop("test_dinov3_small")
