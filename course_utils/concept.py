@@ -69,6 +69,11 @@ class ConceptResult:
         return ConceptResult(self.masks[keep], self.boxes[keep], self.scores[keep], self.phrase, self.image_size,
                              max(threshold, self.threshold), self.random_weights)
 
+    def best(self, n: int) -> ConceptResult:
+        """The ``n`` best-scoring instances (they are stored best first)."""
+        return ConceptResult(self.masks[:n], self.boxes[:n], self.scores[:n], self.phrase, self.image_size,
+                             self.threshold, self.random_weights)
+
     @property
     def note(self) -> str:
         """A caption for figures: the prompt, the instance count and RANDOM WEIGHTS when so."""

@@ -109,6 +109,7 @@ def test_thresholds(sam3, coffee, everything):
     high = segment_concept(sam3, coffee, "cup", threshold=cut)
     assert len(high) == int((everything.scores > cut).sum()) and (high.scores > cut).all()
     np.testing.assert_allclose(high.scores, everything.above(cut).scores)
+    np.testing.assert_array_equal(everything.best(3).masks, everything.masks[:3])
     assert len(segment_concept(sam3, coffee, "cup", threshold=1.0)) == 0  # sigmoid scores never exceed 1
     strict = segment_concept(sam3, coffee, "cup", threshold=0.0, mask_threshold=0.9)
     assert strict.masks.sum() <= everything.masks.sum()
