@@ -180,7 +180,8 @@ def concept_inputs(model: LoadedModel, image: Any, phrase: str | None = None, bo
     kwargs: dict[str, Any] = {}
     if arr is not None:
         kwargs = {"input_boxes": [arr.tolist()], "input_boxes_labels": [lab.tolist()]}
-    encoded = loaded.processor(images=img, text=text, return_tensors="pt", **kwargs)
+    pixels = img if img.flags.writeable else img.copy()  # torch.from_numpy warns on read-only arrays
+    encoded = loaded.processor(images=pixels, text=text, return_tensors="pt", **kwargs)
     encoded.pop("original_sizes", None)
     inputs = {k: v.to(loaded.device) for k, v in encoded.items()}
     return inputs, img, text
