@@ -1,7 +1,8 @@
 """Capture the attention weights of every block of a Vision Transformer.
 
 Works for timm ``VisionTransformer`` models (ViT, DeiT, DINO v1, DINOv2 with and without
-register tokens) and Hugging Face ``ViT*`` / ``Dinov2*`` models, whatever attention kernel
+register tokens), timm's DINOv3 (``Eva`` blocks with rotary position embeddings: the rotation is
+applied to the hooked q and k exactly as the block does) and Hugging Face ``ViT*`` / ``Dinov2*`` models, whatever attention kernel
 they run. Fused kernels (``F.scaled_dot_product_attention``, timm's ``fused_attn=True``,
 transformers' ``attn_implementation="sdpa"``) never materialise the attention matrix, so
 instead of switching them off we hook the query and key of each block and recompute
@@ -154,6 +155,9 @@ class _Site:
     num_heads: int
     scale: float
     split_heads: bool  # HF projections give (B, N, H*d); timm q_norm/k_norm give (B, H, N, d)
+    rope_module: nn.Module | None = None  # timm Eva/DINOv3: RoPE is applied to q, k after q_norm/k_norm
+    rope_prefix: int = 0  # tokens RoPE leaves alone (CLS + registers)
+    rotate_half: bool = False  # the RoPE layout (DINOv3: half rotation)
 
 
 def _is_hf(model: nn.Module) -> bool:
@@ -169,8 +173,20 @@ def _timm_sites(model: nn.Module) -> list[_Site]:
             raise TypeError(f"Block {i} of {type(model).__name__} has no timm Attention module "
                             f"({type(attn).__name__} lacks {', '.join(a for a in needed if not hasattr(attn, a))}); "
                             "capture_attention supports timm VisionTransformer models (ViT, DeiT, DINO, DINOv2).")
-        sites.append(_Site(attn.q_norm, attn.k_norm, int(attn.num_heads), float(attn.scale), False))
+        rope = attn if getattr(model, "rope", None) is not None and hasattr(attn, "rotate_half") else None
+        sites.append(_Site(attn.q_norm, attn.k_norm, int(attn.num_heads), float(attn.scale), False, rope,
+                           int(getattr(attn, "num_prefix_tokens", 0)), bool(getattr(attn, "rotate_half", False))))
     return sites
+
+
+def _apply_rope(t: torch.Tensor, rope: torch.Tensor | None, site: _Site) -> torch.Tensor:
+    """Rotate the patch tokens of q or k (B, H, N, d) exactly as timm's EvaAttention does."""
+    if rope is None:
+        return t
+    from timm.layers import apply_rot_embed_cat
+
+    npt = site.rope_prefix
+    return torch.cat([t[:, :, :npt], apply_rot_embed_cat(t[:, :, npt:], rope, half=site.rotate_half)], dim=2)
 
 
 def _hf_sites(model: nn.Module) -> list[_Site]:
@@ -301,6 +317,7 @@ def capture_attention(model: nn.Module, x: torch.Tensor, no_grad: bool = True) -
 
     captured: list[torch.Tensor | None] = [None] * len(sites)
     pending_q: list[torch.Tensor | None] = [None] * len(sites)
+    ropes: list[torch.Tensor | None] = [None] * len(sites)  # the rotary embedding each block was called with
 
     def heads(t: torch.Tensor, site: _Site) -> torch.Tensor:
         if site.split_heads:  # (B, N, H*d) -> (B, H, N, d)
@@ -317,14 +334,23 @@ def capture_attention(model: nn.Module, x: torch.Tensor, no_grad: bool = True) -
         def hook(module: nn.Module, args: Any, out: torch.Tensor) -> None:
             site = sites[i]
             q, k = heads(pending_q[i], site), heads(out, site)  # (B, H, N, d)
+            if site.rope_module is not None:  # DINOv3 / EVA: attention sees the rotated q and k
+                q, k = _apply_rope(q, ropes[i], site), _apply_rope(k, ropes[i], site)
             scores = (q.float() * site.scale) @ k.float().transpose(-2, -1)  # (B, H, N, N)
             captured[i] = scores.softmax(dim=-1)
             pending_q[i] = None
         return hook
 
+    def on_attn(i: int) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any, kwargs: dict[str, Any]) -> None:
+            ropes[i] = kwargs.get("rope", args[1] if len(args) > 1 else None)
+        return hook
+
     handles = []
     try:
         for i, site in enumerate(sites):
+            if site.rope_module is not None:
+                handles.append(site.rope_module.register_forward_pre_hook(on_attn(i), with_kwargs=True))
             handles.append(site.q_module.register_forward_hook(on_q(i)))
             handles.append(site.k_module.register_forward_hook(on_k(i)))
         with torch.no_grad() if no_grad else torch.enable_grad():

@@ -117,7 +117,9 @@ def fetch_weights(args: argparse.Namespace) -> int:
             print(f"OK   {name:<20} {path} ({', '.join(w.name for w in weights)})")
         except Exception as exc:  # noqa: BLE001 - report and continue with the next model
             failed += 1
-            print(f"FAIL {name:<20} {str(exc).splitlines()[0]}", file=sys.stderr)
+            # A gated repo needs its whole message (licence page, token setup); other errors need one line.
+            text = str(exc) if isinstance(exc, models.GatedModelError) else str(exc).splitlines()[0]
+            print(f"FAIL {name:<20} {text}", file=sys.stderr)
     print(f"cache: {models.cache_dir()}")
     return 1 if failed else 0
 

@@ -92,3 +92,25 @@ MODEL_FACTS: dict[str, dict[str, Any]] = {
 # SAM ViT-L and ViT-H: same repository and licence file as ViT-B.
 MODEL_FACTS["sam_vit_l"] = {**MODEL_FACTS["sam_vit_b"], "weight_files": ("sam_vit_l_0b3195.pth",)}
 MODEL_FACTS["sam_vit_h"] = {**MODEL_FACTS["sam_vit_b"], "weight_files": ("sam_vit_h_4b8939.pth",)}
+# DINOv3 (timm copies of Meta's weights) and SAM 3: both under Meta's own licences, not OSI open source.
+# Whether the timm copies are gated could not be read (the official facebook/dinov3-* repos are); a refused
+# download of either explains how to accept the licence (course_utils.gated).
+_DINOV3_NOTE = ("DINOv3 License (Meta's own terms, not an OSI licence); gating not verified for the timm copy "
+                "(the official facebook/dinov3-* repositories are gated)")
+MODEL_FACTS["dinov3_vits16"] = {
+    "weight_files": ("model.safetensors",), "gated": None, "licence": "DINOv3 License", "open_source": False,
+    "licence_note": _DINOV3_NOTE, "checked": _READ,
+    "facts_source": f"{_HF}timm/vit_small_patch16_dinov3.lvd1689m (model card and file list)"}
+MODEL_FACTS["dinov3_vitb16"] = {
+    **MODEL_FACTS["dinov3_vits16"],
+    "facts_source": f"{_HF}timm/vit_base_patch16_dinov3.lvd1689m (model card and file list)"}
+MODEL_FACTS["sam3"] = {
+    # The file names were not read on facebook/sam3 itself: a third-party ungated mirror's README
+    # (AEmotionStudio/sam3, read 2026-12-01) says the repository holds transformers-format safetensors
+    # next to the official sam3.pt checkpoint.
+    "weight_files": ("model.safetensors", "sam3.pt"), "gated": True, "licence": "SAM License",
+    "open_source": False, "checked": UNVERIFIED,
+    "licence_note": "SAM License (Meta's own terms: use restrictions, not an OSI licence); gated on the Hub "
+                    "(accept the licence on the model page, then log in with a token)",
+    "facts_source": f"{_HF}api/models/facebook/sam3 (gated: manual); file names from the "
+                    "AEmotionStudio/sam3 mirror's README (unverified)"}

@@ -36,6 +36,7 @@ __all__ = [
     "register_model", "is_tiny", "is_random", "get_device", "cache_dir",
     "load_model", "load_vit", "load_dinov2", "load_sam", "fetch_weights", "cached_files",
     "choose_weight_pattern", "weight_files_in",
+    "GatedModelError", "load_dinov3", "load_sam3",
 ]
 
 TINY_ENV = "COURSE_UTILS_TINY"
@@ -50,6 +51,10 @@ class WeightsUnavailableError(RuntimeError):
 
 class ChecksumError(RuntimeError):
     """A weight file on disk is damaged or incomplete."""
+
+
+class GatedModelError(WeightsUnavailableError):
+    """The Hub refused a gated repository (licence not accepted yet, or no token sent)."""
 
 
 # --------------------------------------------------------------------------- registry
@@ -75,7 +80,8 @@ class ModelSpec:
         tiny_kwargs: Constructor overrides that make the tiny random variant.
         note: One line for the README table.
         weight_files: Weight files the repository's main branch holds (read from the hub page).
-        gated: Whether the hub asks for an access form before download.
+        gated: Whether the hub asks for an access form before download (accept its licence on the
+            model page first); ``None`` when that could not be checked.
         licence_note: Terms of parts of the weights that carry their own licence.
         open_source: True only when every part of the weights is under an OSI-approved licence.
         facts_source: The page(s) the files, gating and licence were read from.
@@ -95,7 +101,7 @@ class ModelSpec:
     tiny_kwargs: dict[str, Any] = field(default_factory=dict)
     note: str = ""
     weight_files: tuple[str, ...] = ()
-    gated: bool = False
+    gated: bool | None = False
     licence_note: str = ""
     open_source: bool | None = None
     facts_source: str = ""
@@ -173,6 +179,18 @@ for _spec in [
     ModelSpec("llava_1.5_7b", "captioner", "hf", "llava-hf/llava-1.5-7b-hf", 7063, 14100,
               "Llama 2 Community Licence", arch="LlavaForConditionalGeneration",
               note="LLaVA-1.5 7B, Colab GPU (8-bit / 4-bit)"),
+    # The newest of each family (read 2026-12-01): DINOv3 (arXiv 2508.10104) through timm, like DINOv2; SAM 3
+    # (arXiv 2511.16719) through transformers. Both under Meta's own licences. facebook/sam3 is gated (the Hub's
+    # API says gated: "manual"); whether the timm DINOv3 mirrors are gated was not verified (the official
+    # facebook/dinov3-* repos are), so a refused download of either explains how to accept the licence.
+    ModelSpec("dinov3_vits16", "dinov3", "timm", "vit_small_patch16_dinov3.lvd1689m", 21.59, 86,
+              "DINOv3 License", arch="vit_small_patch16_dinov3", tiny_kwargs=_timm_tiny(6), gated=None,
+              note="DINOv3 ViT-S/16 (LVD-1689M, distilled from ViT-7B), 4 registers, RoPE, 256 px"),
+    ModelSpec("dinov3_vitb16", "dinov3", "timm", "vit_base_patch16_dinov3.lvd1689m", 85.64, 343,
+              "DINOv3 License", arch="vit_base_patch16_dinov3", tiny_kwargs=_timm_tiny(12), gated=None,
+              note="DINOv3 ViT-B/16 (GPU recommended)"),
+    ModelSpec("sam3", "sam3", "hf", "facebook/sam3", 840.38, 3450, "SAM License", arch="Sam3Model", gated=True,
+              note="SAM 3 concept prompts (text / exemplar boxes): GPU recommended"),
 ]:
     register_model(_spec)
 
@@ -411,6 +429,10 @@ def _hf_snapshot(spec: ModelSpec, download: bool = True) -> Path:
     try:
         folder = Path(snapshot_download(repo, cache_dir=_hf_cache(), allow_patterns=[*_META_FILES, pattern]))
     except Exception as exc:
+        from .gated import gated_message, is_access_refused
+
+        if is_access_refused(exc):
+            raise GatedModelError(gated_message(spec.name, repo, spec.licence, exc)) from None
         raise _unavailable(spec, f"download from the Hugging Face hub failed ({exc.__class__.__name__}: "
                                  f"{str(exc).splitlines()[0][:200] if str(exc) else ''}).") from exc
     if not weight_files_in(folder):
@@ -606,6 +628,10 @@ def _tiny_hf(spec: ModelSpec) -> tuple[nn.Module, Any]:
                                          do_center_crop=True, image_mean=[0.485, 0.456, 0.406],
                                          image_std=[0.229, 0.224, 0.225], do_convert_rgb=True)
         return tf.Dinov2Model(config), processor
+    if spec.arch == "Sam3Model":
+        from .concept import tiny_sam3  # small Sam3Config + offline tokenizer
+
+        return tiny_sam3()
     if spec.arch in ("BlipForConditionalGeneration", "BlipForQuestionAnswering", "Blip2ForConditionalGeneration",
                      "LlavaForConditionalGeneration"):
         from .bench.tiny_models import tiny_model  # word-level tokenizer built offline
@@ -624,10 +650,13 @@ def _build_hf(spec: ModelSpec, tiny: bool, seed: int) -> tuple[nn.Module, Any]:
     folder = _local_weight_file(spec)
     model_cls = getattr(tf, spec.arch or "AutoModel")
     try:
-        processor = tf.AutoProcessor.from_pretrained(folder) if spec.family in ("captioner", "vqa") \
+        processor = tf.AutoProcessor.from_pretrained(folder) if spec.family in ("captioner", "vqa", "sam3") \
             else tf.AutoImageProcessor.from_pretrained(folder)
+        # Eager attention keeps attention weights readable for the ViT/DINOv2 labs; SAM 3's global attention at
+        # 1008 px would materialise (72*72)^2 weights per head that way, so it keeps transformers' default kernel.
         # weights_only=True: a pytorch_model.bin is unpickled with torch's safe loader (tensors only).
-        return model_cls.from_pretrained(folder, attn_implementation="eager", weights_only=True), processor
+        kwargs = {} if spec.family == "sam3" else {"attn_implementation": "eager"}
+        return model_cls.from_pretrained(folder, weights_only=True, **kwargs), processor
     except Exception as exc:
         raise ChecksumError(f"{folder} could not be loaded ({exc.__class__.__name__}: {exc}). Delete it and "
                             f"run `course-utils fetch-weights {spec.name}`.") from exc
@@ -719,6 +748,31 @@ def load_dinov2(name: str = "dinov2_vits14", tiny: bool | None = None, device: s
                 seed: int = 0) -> LoadedModel:
     """Load a self-supervised backbone (DINOv2 with/without registers, DINO v1)."""
     return _load_family(name, ("dinov2", "dino"), "load_dinov2", tiny=tiny, device=device, seed=seed)
+
+
+def load_dinov3(name: str = "dinov3_vits16", tiny: bool | None = None, device: str | torch.device | None = None,
+                seed: int = 0) -> LoadedModel:
+    """Load DINOv3 (ViT-S/16 or ViT-B/16, timm): patch 16, CLS + 4 register tokens, RoPE positions.
+
+    Its preprocessing comes from the checkpoint's own timm config (256 px, bicubic, ImageNet mean/std);
+    the model also takes any multiple of 16 (``dynamic_img_size``), which is how DINOv3 gives dense features
+    at high resolution. Tiny mode builds the same timm architecture, narrower, with random weights.
+
+    Raises:
+        GatedModelError: the Hub refused the download (accept the DINOv3 licence first; the message says how).
+        WeightsUnavailableError: no weights here and no way to download them.
+    """
+    return _load_family(name, ("dinov3",), "load_dinov3", tiny=tiny, device=device, seed=seed)
+
+
+def load_sam3(name: str = "sam3", tiny: bool | None = None, device: str | torch.device | None = None,
+              seed: int = 0) -> LoadedModel:
+    """Load SAM 3 (transformers ``Sam3Model`` with its ``Sam3Processor``) for concept prompts.
+
+    Use it with :func:`course_utils.concept.segment_concept`. The ``facebook/sam3`` repository is gated:
+    a refused download raises :class:`GatedModelError`, whose message names the licence page and the token setup.
+    """
+    return _load_family(name, ("sam3",), "load_sam3", tiny=tiny, device=device, seed=seed)
 
 
 def load_sam(name: str = "sam_vit_b", tiny: bool | None = None, device: str | torch.device | None = None,

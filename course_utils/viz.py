@@ -574,4 +574,52 @@ def show_sam_prediction(image: np.ndarray, masks: Any, scores: Any = None, point
 __all__ += ["show_sam_prediction"]
 
 
+def show_concept(image: np.ndarray, result: Any, max_instances: int = 12, size: float = 4.0,
+                 title: str | None = None) -> Any:
+    """SAM 3 concept-prompt result: all instance masks and boxes on the image, plus a score bar chart.
+
+    Args:
+        image: HWC uint8 RGB (the image given to ``segment_concept``).
+        result: A :class:`~course_utils.concept.ConceptResult` (masks, boxes, scores, best first).
+        max_instances: Draw at most this many (the best-scoring ones).
+
+    Returns:
+        The matplotlib figure, marked RANDOM WEIGHTS when the result came from a tiny model.
+    """
+    import matplotlib.pyplot as plt
+
+    n = min(len(result), int(max_instances))
+    masks, boxes, scores = result.masks[:n], result.boxes[:n], result.scores[:n]
+    if len(masks) and masks.shape[1:] != image.shape[:2]:
+        raise ValueError(f"result masks {masks.shape[1:]} do not match the image {image.shape[:2]}.")
+    colors = label_colors(n) if n else np.zeros((0, 3), dtype=np.uint8)
+    panel = image.copy()
+    # Largest mask first so that small ones stay visible; each instance keeps its colour (bar = mask = box).
+    for i in sorted(range(n), key=lambda j: -int(masks[j].sum())):
+        panel = overlay_mask(panel, masks[i], tuple(int(c) for c in colors[i]), alpha=0.45)
+    for i in range(n):
+        panel = draw_boxes(panel, boxes[i:i + 1], color=tuple(int(c) for c in colors[i]),
+                           width=max(2, round(min(image.shape[:2]) / 150)))
+    aspect = image.shape[1] / image.shape[0]
+    fig, (ax, bar) = plt.subplots(1, 2, figsize=(size * aspect + size * 0.8, size + 0.4),
+                                  gridspec_kw={"width_ratios": [aspect, 0.8]})
+    ax.imshow(panel)
+    ax.axis("off")
+    shown = f" (best {n} shown)" if n < len(result) else ""
+    ax.set_title(result.note.split(" - ")[0] + shown, fontsize=9)
+    bar.barh(np.arange(n), scores, color=colors / 255.0)
+    bar.set_yticks(np.arange(n), [f"#{i}" for i in range(n)], fontsize=8)
+    bar.invert_yaxis()
+    bar.axvline(result.threshold, color="k", linestyle="--", linewidth=1)
+    bar.set_xlim(0, 1)
+    bar.set_xlabel("score", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10, y=0.01, va="bottom")
+    fig.tight_layout(rect=(0, 0.05 if title else 0, 1, 0.93))
+    return mark_random(fig, tiny=bool(result.random_weights))
+
+
+__all__ += ["show_concept"]
+
+
 use_korean_font()

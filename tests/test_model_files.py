@@ -133,7 +133,9 @@ DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 @pytest.mark.parametrize("spec", list(models.REGISTRY.values()), ids=lambda s: s.name)
 def test_every_registry_entry_records_files_gating_and_licence_with_source(spec):
     assert spec.weight_files, f"{spec.name}: record the repository's weight files in course_utils/model_facts.py"
-    assert isinstance(spec.gated, bool) and isinstance(spec.open_source, bool), spec.name
+    # gated is True/False as read, or None where it could not be read (and the licence note says so)
+    assert isinstance(spec.gated, bool) or (spec.gated is None and "gating not verified" in spec.licence_note), spec.name
+    assert isinstance(spec.open_source, bool), spec.name
     assert spec.facts_source.startswith("https://"), spec.name
     assert spec.checked == "unverified" or DATE.match(spec.checked), spec.name
     if spec.source in ("hf", "timm"):

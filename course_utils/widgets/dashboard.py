@@ -101,6 +101,8 @@ class Dashboard:
         run: A saved benchmark run directory for the benchmark tab (default: ``COURSE_UTILS_RUN``).
         tiny: Force tiny mode on/off (None follows ``COURSE_UTILS_TINY``).
         gallery_size: How many other photos the DINOv2 neighbour search compares against.
+        dino3: Registry name of the DINOv3 model behind the DINO tab's DINOv2 / DINOv3 switch.
+        sam3: Registry name of the SAM 3 model behind the SAM tab's concept-prompt box.
 
     Example:
         >>> Dashboard().show()  # in a notebook cell
@@ -108,7 +110,8 @@ class Dashboard:
 
     def __init__(self, images: Mapping[str, Any] | None = None, vit: str = "vit_base",
                  dino: str = "dinov2_vits14", sam: str = "sam_vit_b", run: str | Path | None = None,
-                 tiny: bool | None = None, gallery_size: int = 8):
+                 tiny: bool | None = None, gallery_size: int = 8, dino3: str = "dinov3_vits16",
+                 sam3: str = "sam3"):
         from ..images import load_image, sample_images
         from ..models import is_tiny
 
@@ -117,7 +120,8 @@ class Dashboard:
         self.images = {k: load_image(v) for k, v in (images or sample_images(
             ["chelsea", "coffee", "astronaut", "rocket", "motorcycle_left", "motorcycle_right", "china",
              "flower", "horse"])).items()}
-        self.model_names = {"vit": vit, "dino": dino, "sam": sam}
+        self.model_names = {"vit": vit, "dino": dino, "sam": sam, "dino3": dino3, "sam3": sam3}
+        self.dino_kind = "dino"  # the DINO tab's switch: "dino" (DINOv2) or "dino3" (DINOv3)
         self.run_path = run if run is not None else (os.environ.get("COURSE_UTILS_RUN") or None)
         self.gallery_size = gallery_size
         self._models: dict[str, Any] = {}
@@ -245,13 +249,14 @@ class Dashboard:
     def _dino_view(self) -> Any:
         from ..dashboard import DinoView
 
-        loaded = self.model("dino")
+        loaded = self.model(self.dino_kind)
         gallery = {k: v for k, v in self.images.items() if k != self.image_name}
         gallery = dict(list(gallery.items())[: self.gallery_size])
-        return self._view("dino", lambda: DinoView.compute(loaded, self.image, gallery, progress=False))
+        return self._view(self.dino_kind, lambda: DinoView.compute(loaded, self.image, gallery, progress=False))
 
     def _build_dino(self) -> W.Widget:
         tab = self.tabs[1]
+        switch = self._dino_switch(tab)
         view = self._dino_view()
         k = W.IntSlider(value=4, min=2, max=10, description="k (clusters)", style={"description_width": "initial"})
         pca_img = W.Image(format="png", value=png_bytes(view.pca_picture(), view.tiny, min_side=320))
@@ -269,10 +274,11 @@ class Dashboard:
         thumbs = W.HBox([W.VBox([W.Image(value=png_bytes(self.images[n], view.tiny, max_side=120), format="png"),
                                  W.HTML(f"{html.escape(n)}<br>{s:.3f}")]) for n, s in view.neighbours(5)])
         return W.VBox([
-            W.HTML(f"<b>{html.escape(self.model('dino').weights_note)}</b>: patch feature의 PCA (첫 세 성분을 RGB로) "
-                   "와 k-means patch segmentation."),
+            W.HTML(f"<b>{html.escape(self.model(self.dino_kind).weights_note)}</b>: patch feature의 PCA "
+                   "(첫 세 성분을 RGB로)와 k-means patch segmentation."),
             k, W.HBox([W.VBox([W.HTML("PCA → RGB"), pca_img]), W.VBox([W.HTML("k-means"), km_img])]),
             neighbours, thumbs,
+            switch,  # DINOv2 / DINOv3 (last, so that the other children keep their places)
         ])
 
     def _build_sam(self) -> W.Widget:
@@ -305,7 +311,51 @@ class Dashboard:
                    "오른쪽 클릭 = negative point, 드래그 = box."),
             W.HBox([k, positive, seed_button]),
             sam_widget,
+            self._concept_box(tab),
         ])
+
+    # ------------------------------------------------------------------ DINOv3 switch and SAM 3 concept box
+
+    def _dino_switch(self, tab: _Tab) -> W.Widget:
+        """DINOv2 / DINOv3 toggle: the DINO tab (and the SAM tab's cluster seeds) follow the chosen model."""
+        switch = W.ToggleButtons(options=[("DINOv2", "dino"), ("DINOv3", "dino3")], value=self.dino_kind,
+                                 description="model", style={"description_width": "initial"})
+
+        def changed(change: dict) -> None:
+            self.dino_kind = change["new"]
+            tab.built = False
+            tab.body.children = []
+            tab.ensure_built()
+
+        switch.observe(changed, names="value")
+        return switch
+
+    def _concept_box(self, tab: _Tab) -> W.Widget:
+        """SAM 3 concept prompt: type a short noun phrase, see every instance (masks + boxes) on the photo."""
+        phrase = W.Text(placeholder="예: cup, cat, red car", description="SAM 3 개념",
+                        style={"description_width": "initial"})
+        threshold = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="score >",
+                                  style={"description_width": "initial"})
+        button = W.Button(description="모든 instance 찾기", icon="search", layout=W.Layout(width="auto"))
+        picture = W.Image(format="png", layout=W.Layout(max_width="480px"))
+        info = W.HTML()
+
+        def find(*_: Any) -> None:
+            from ..concept import segment_concept
+            from ..viz import draw_boxes, overlay_masks
+
+            result = segment_concept(self.model("sam3"), self.image, phrase.value, threshold=float(threshold.value))
+            shown = draw_boxes(overlay_masks(self.image, result.masks), result.boxes) if len(result) else self.image
+            picture.value = png_bytes(shown, result.random_weights, min_side=320)
+            scores = ", ".join(f"{s:.2f}" for s in result.scores[:10])
+            info.value = f"<b>{html.escape(result.note)}</b><br>scores: {html.escape(scores or '-')}"
+            self._models["last_concept"] = result
+
+        button.on_click(lambda b: tab.run("SAM 3로 개념을 찾는 중...", find))
+        phrase.on_submit(lambda w: tab.run("SAM 3로 개념을 찾는 중...", find))
+        return W.VBox([W.HTML("<b>SAM 3 concept prompt</b>: 짧은 명사구를 입력하면 그 개념의 모든 instance를 분할합니다 "
+                              "(SAM 1의 점/박스와 달리 클릭이 필요 없음)."),
+                       W.HBox([phrase, threshold, button]), info, picture])
 
     def _build_bench(self) -> W.Widget:
         from ..bench import report
