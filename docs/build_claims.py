@@ -116,7 +116,9 @@ def load_ledger(folder: Path = CLAIMS_DIR) -> list[Entry]:
             raise ValueError(f"{path.name}: the ledger file must be a YAML list of entries.")
         for i, raw in enumerate(data):
             where = f"{path.name} entry {i + 1} ({str(raw.get('claim', ''))[:50]!r})"
-            missing = [k for k in ("claim", "numbers", "where") if not raw.get(k)]
+            # `numbers` may be an empty list: a capability or attribution claim with no number in it
+            missing = [k for k in ("claim", "where") if not raw.get(k)] + ([] if isinstance(raw.get("numbers"), list)
+                                                                          else ["numbers"])
             if missing:
                 raise ValueError(f"{where}: missing {', '.join(missing)}.")
             if not raw.get("measured") and not (raw.get("source") and raw.get("checked")):
@@ -185,7 +187,7 @@ def check(entries: list[Entry], covered: Iterable[str] = COVERED, root: Path = R
         for rel in e.where:
             if not (root / rel).exists():
                 stale.append(f"{e.file}: {e.claim[:60]!r}: {rel} does not exist")
-            elif not any(_norm(n) in text(rel) for n in e.numbers):
+            elif e.numbers and not any(_norm(n) in text(rel) for n in e.numbers):
                 stale.append(f"{e.file}: {e.claim[:60]!r}: none of {e.numbers} is in {rel} any more")
         for n in e.numbers:
             if not any(_norm(n) in text(rel) for rel in e.where):
