@@ -9,11 +9,21 @@ cells (imports and the ``swap_globals`` / ``forbid`` helpers) run first in the s
 
 from __future__ import annotations
 
+import itertools
+import linecache
 from pathlib import Path
 
 from extract import NOTEBOOK, graded_solution_cells, test_cells
 
 SETUP = ("setup_imports", "setup_test_helpers")
+_COUNTER = itertools.count()
+
+
+def _run(source: str, name: str, namespace: dict) -> None:
+    """exec with the source registered in linecache, as IPython does, so that inspect.getsource works."""
+    filename = f"<assignment4 {name} {next(_COUNTER)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102
 
 
 def cell_ids(notebook: Path = NOTEBOOK) -> list[str]:
@@ -26,7 +36,7 @@ def prepare(namespace: dict, notebook: Path = NOTEBOOK) -> dict:
     if not namespace.get("__assignment_setup_done__"):
         cells = test_cells(notebook)
         for grade_id in SETUP:
-            exec(compile(cells[grade_id], f"<{grade_id}>", "exec"), namespace)  # noqa: S102
+            _run(cells[grade_id], grade_id, namespace)
         namespace["__assignment_setup_done__"] = True
     return namespace
 
@@ -34,7 +44,7 @@ def prepare(namespace: dict, notebook: Path = NOTEBOOK) -> dict:
 def run_test_cell(namespace: dict, grade_id: str, notebook: Path = NOTEBOOK) -> None:
     """Execute one test cell in ``namespace``; raises what the cell raises (AssertionError on a failure)."""
     prepare(namespace, notebook)
-    exec(compile(test_cells(notebook)[grade_id], f"<{grade_id}>", "exec"), namespace)  # noqa: S102
+    _run(test_cells(notebook)[grade_id], grade_id, namespace)
 
 
 def solution_namespace(replacements: dict[str, str] | None = None, notebook: Path = NOTEBOOK) -> dict:
@@ -44,5 +54,5 @@ def solution_namespace(replacements: dict[str, str] | None = None, notebook: Pat
     prepare(namespace, notebook)
     for grade_id, source in graded_solution_cells(notebook).items():
         source = (replacements or {}).get(grade_id, source)
-        exec(compile(source, f"<{grade_id}>", "exec"), namespace)  # noqa: S102
+        _run(source, grade_id, namespace)
     return namespace
