@@ -29,12 +29,13 @@ class Wrong:
     reason: str  # the specification sentence it violates
     old: str
     new: str
+    prefix: str = ""  # cell-level code put before the solution (e.g. an import under another name)
 
     @property
     def source(self) -> str:
         text = REFERENCE[self.cell]
         assert self.old in text, (self.cell, self.old)
-        return text.replace(self.old, self.new)
+        return self.prefix + text.replace(self.old, self.new)
 
     @property
     def name(self) -> str:
@@ -285,6 +286,9 @@ WRONG = [
     Wrong("sdpa", "the output keeps the input dtype", "scores = q @ k", "q, k, v = q.float(), k.float(), v.float()\n    scores = q @ k"),
     Wrong("sdpa", "any number of batch dims (transposes dims 1 and 2)", "k.transpose(-2, -1)", "k.transpose(1, 2)"),
     Wrong("sdpa", "no scaling at all", " / math.sqrt(q.shape[-1])", ""),
+    Wrong("sdpa", "forbidden: torch's fused attention, imported under another name at cell level",
+          "return attn @ v, attn", "return fused(q, k, v, attn_mask=mask), attn",
+          prefix="from torch.nn.functional import scaled_dot_product_attention as fused\n\n\n"),
     # 1.2 MultiHeadSelfAttention
     Wrong("mhsa", "timm's layout reshape(B, N, 3, num_heads, head_dim)",
           "reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)",

@@ -6,8 +6,8 @@ a submission equal to the solution gets full marks, and so does one made of alte
 solutions (tests/assignment_variants.py: other loop orders, float64 inside, helper functions); in two
 submissions of subtle wrong solutions (each breaking one sentence of the specification) every wrong
 function loses exactly its points and the correct ones that build on it keep theirs; an infinite loop
-(per-cell timeout) or an exception loses only that cell's points. All submissions are autograded by
-one `nbgrader autograde` run. The committed release is up to date with the source and contains no
+(per-cell timeout) or an exception loses only that cell's points (they are planted in the two wrong
+submissions). All submissions are autograded by one `nbgrader autograde` run. The committed release is up to date with the source and contains no
 solution and no hidden test.
 """
 
@@ -304,8 +304,8 @@ def scores(course: Path, student: str) -> dict[str, tuple[float | None, float]]:
 
 @pytest.fixture(scope="module")
 def graded(generated) -> dict[str, dict[str, tuple[float | None, float]]]:
-    """Five students, autograded together: perfect; alternative correct solutions; two sets of subtle wrong
-    solutions (with a forbidden k-NN); an infinite loop and an exception."""
+    """Four students, autograded together: perfect; alternative correct solutions; two sets of subtle wrong
+    solutions, one with an infinite loop, the other with a forbidden k-NN and an exception."""
     course = generated
     nb_path = next(p for p in NOTEBOOKS if p.name == "assignment4.ipynb")
     perfect = solved(nb_path, course)
@@ -322,6 +322,8 @@ def graded(generated) -> dict[str, dict[str, tuple[float | None, float]]]:
     assert "math.sqrt" not in cell.source
     for grade_id, (reason, _) in WRONG_A.items():
         cell_by_id(wrong_a, grade_id).source = wrong(grade_id, reason)
+    loop = cell_by_id(wrong_a, "update_center")  # an infinite loop: interrupted after the cell timeout
+    loop.source = "while True:\n    pass\n\n" + loop.source
     submit(course, "wrong", {nb_path.name: wrong_a})
 
     wrong_b = solved(nb_path, course)
@@ -329,16 +331,11 @@ def graded(generated) -> dict[str, dict[str, tuple[float | None, float]]]:
     cell.source = SKLEARN_KNN
     for grade_id, (reason, _) in WRONG_B.items():
         cell_by_id(wrong_b, grade_id).source = wrong(grade_id, reason)
+    boom = cell_by_id(wrong_b, "mask_to_box")  # an exception in a solution cell
+    boom.source = 'raise RuntimeError("student bug")\n\n' + boom.source
     submit(course, "wrong_b", {nb_path.name: wrong_b})
 
-    crashy = solved(nb_path, course)
-    loop = cell_by_id(crashy, "update_center")
-    loop.source = "while True:\n    pass\n\n" + loop.source
-    boom = cell_by_id(crashy, "mask_to_box")
-    boom.source = 'raise RuntimeError("student bug")\n\n' + boom.source
-    submit(course, "crashy", {nb_path.name: crashy})
-
-    students = ("perfect", "alternative", "wrong", "wrong_b", "crashy")
+    students = ("perfect", "alternative", "wrong", "wrong_b")
     seconds = autograde(course)
     results = {student: scores(course, student) for student in students}
     print(f"\nautograde wall time, {len(students)} submissions in one run (2-core CPU, tiny mode): {seconds:.1f} s, "
@@ -362,24 +359,33 @@ def test_alternative_correct_solutions_keep_full_marks(graded):
     assert {g: got[g][0] for g in AUTOGRADED} == AUTOGRADED
 
 
+LOST = {
+    "wrong": {"test_sdpa": 4, "test_update_center": 1, **{f"test_{g}": p for g, (_, p) in WRONG_A.items()}},
+    "wrong_b": {"test_weighted_knn": 3, "test_mask_to_box": 1, **{f"test_{g}": p for g, (_, p) in WRONG_B.items()}},
+}
+
+
+def lost_points(got: dict[str, tuple[float | None, float]]) -> dict[str, float]:
+    return {g: AUTOGRADED[g] - got[g][0] for g in AUTOGRADED if got[g][0] != AUTOGRADED[g]}
+
+
 @pytest.mark.slow
 def test_wrong_function_loses_exactly_its_points(graded):
     # MultiHeadSelfAttention and VisionTransformer build on the wrong attention, patch embedding and block
     # yet keep their points, and Block keeps its points with a wrong MultiHeadSelfAttention; the k-NN that
     # calls scikit-learn passes the visible test but not the hidden ones.
-    for student, expected in [("wrong", {"test_sdpa": 4, **{f"test_{g}": p for g, (_, p) in WRONG_A.items()}}),
-                              ("wrong_b", {"test_weighted_knn": 3, **{f"test_{g}": p for g, (_, p) in WRONG_B.items()}})]:
-        got = graded[student]
-        lost = {g: AUTOGRADED[g] - got[g][0] for g in AUTOGRADED if got[g][0] != AUTOGRADED[g]}
-        assert lost == expected, student
+    for student, expected in LOST.items():
+        assert lost_points(graded[student]) == expected, student
     assert set(WRONG_A) | set(WRONG_B) | {"sdpa", "weighted_knn"} == {g[len("test_"):] for g in AUTOGRADED}
 
 
 @pytest.mark.slow
 def test_infinite_loop_and_exception_lose_only_their_cells(graded):
-    got = graded["crashy"]
-    lost = {g: AUTOGRADED[g] - got[g][0] for g in AUTOGRADED if got[g][0] != AUTOGRADED[g]}
-    assert lost == {"test_update_center": 1, "test_mask_to_box": 1}
+    """The loop (update_center, student "wrong") and the exception (mask_to_box, "wrong_b") sit in functions
+    that are otherwise correct in that submission: each costs its own cell's points and nothing else."""
+    assert "update_center" not in WRONG_A and "mask_to_box" not in WRONG_B
+    assert lost_points(graded["wrong"])["test_update_center"] == 1
+    assert lost_points(graded["wrong_b"])["test_mask_to_box"] == 1
 
 
 @pytest.mark.slow
