@@ -40,7 +40,7 @@ release: $(STAMP)  ## regenerate assignments/release from assignments/source wit
 	  | tee /dev/stderr | grep "passes all the tests" >/dev/null  # nbgrader validate exits 0 even on failure
 	cd assignments && PATH="$(abspath $(VENV))/bin:$$PATH" nbgrader generate_assignment assignment4 --force
 
-mutation: $(STAMP)  ## mutation score of Assignment 4's hidden tests per function (mutmut, ~10 min on 2 cores)
+mutation: $(STAMP)  ## mutation score of Assignment 4's hidden tests per function (mutmut, 6-11 min on 2 cores)
 	PYTHON="$(abspath $(PY))" bash assignments/reference/run_mutation.sh
 
 slides: $(STAMP)  ## build the lecture slides (reveal.js HTML + PDF) into slides/build
