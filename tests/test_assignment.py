@@ -2,9 +2,13 @@
 
 CPU, offline, tiny mode. `nbgrader validate` passes on the source notebook and fails every test on the
 blank release; generate -> submissions -> `nbgrader autograde` -> scores read back from the gradebook:
-a submission equal to the solution gets full marks; a wrong function loses exactly its points; an
-infinite loop (per-cell timeout) or an exception loses only that cell's points. The committed release
-is up to date with the source and contains no solution and no hidden test.
+a submission equal to the solution gets full marks, and so does one made of alternative correct
+solutions (tests/assignment_variants.py: other loop orders, float64 inside, helper functions); in two
+submissions of subtle wrong solutions (each breaking one sentence of the specification) every wrong
+function loses exactly its points and the correct ones that build on it keep theirs; an infinite loop
+(per-cell timeout) or an exception loses only that cell's points (they are planted in the two wrong
+submissions). All submissions are autograded by one `nbgrader autograde` run. The committed release is up to date with the source and contains no
+solution and no hidden test.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from assignment_variants import ALTERNATIVES, WRONG
 from nbrun import ROOT, outputs_text, run_notebook
 
 COURSE = ROOT / "assignments"
@@ -253,13 +258,35 @@ def submit(course: Path, student: str, notebooks: dict[str, nbformat.NotebookNod
     (folder / "timestamp.txt").write_text("2026-11-23 12:00:00.000000 UTC")
 
 
-def autograde(course: Path, student: str) -> float:
+def autograde(course: Path) -> float:
+    """Autograde every submitted student in one nbgrader run; returns the wall time in seconds."""
     start = time.perf_counter()
-    proc = nbgrader(course, "autograde", ASSIGNMENT, "--student", student, "--create", "--force",
-                    f"--Execute.timeout={CELL_TIMEOUT_S}")
+    proc = nbgrader(course, "autograde", ASSIGNMENT, "--create", "--force", f"--Execute.timeout={CELL_TIMEOUT_S}",
+                    timeout=1800)
     seconds = time.perf_counter() - start
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return seconds
+
+
+def wrong(cell: str, reason: str) -> str:
+    """The source of the subtle wrong solution of `cell` whose reason contains `reason`."""
+    (found,) = [w for w in WRONG if w.cell == cell and reason in w.reason]
+    return found.source
+
+
+# Two submissions of subtle wrong solutions. Group A breaks functions that others build on (attention,
+# patch embedding, block) and group B the ones built on them, so that isolation is checked both ways.
+WRONG_A = {
+    "patch_embed": ("num_patches", 2), "block": ("exact GELU", 3), "count_parameters": ("counted once", 1),
+    "dino_loss": ("finite for large logits", 4), "ema_update": ("buffers stay", 2), "recall_at_k": ("k + 1", 2),
+    "mask_to_box": ("exclusive", 1), "cluster_centroid_points": ("rounded centroid", 1),
+    "select_model": ("0 is a constraint", 3),
+}
+WRONG_B = {
+    "mhsa": ("timm's layout", 3), "vit": ("eps=1e-6", 4), "update_center": ("wrong side", 1),
+    "clicks_to_prompt": ("y scales", 2), "stability_score": ("on the low threshold", 2),
+    "pareto_front": ("strict on both", 2),
+}
 
 
 def scores(course: Path, student: str) -> dict[str, tuple[float | None, float]]:
@@ -277,34 +304,43 @@ def scores(course: Path, student: str) -> dict[str, tuple[float | None, float]]:
 
 @pytest.fixture(scope="module")
 def graded(generated) -> dict[str, dict[str, tuple[float | None, float]]]:
-    """Three students: perfect; a wrong attention and a forbidden k-NN; an infinite loop and an exception."""
+    """Four students, autograded together: perfect; alternative correct solutions; two sets of subtle wrong
+    solutions, one with an infinite loop, the other with a forbidden k-NN and an exception."""
     course = generated
     nb_path = next(p for p in NOTEBOOKS if p.name == "assignment4.ipynb")
     perfect = solved(nb_path, course)
     submit(course, "perfect", {nb_path.name: perfect})
 
-    wrong = solved(nb_path, course)  # attention without the 1/sqrt(d) scaling: only sdpa's points are lost
-    cell = cell_by_id(wrong, "sdpa")
+    alternative = solved(nb_path, course)
+    for grade_id, source in ALTERNATIVES.items():
+        cell_by_id(alternative, grade_id).source = source
+    submit(course, "alternative", {nb_path.name: alternative})
+
+    wrong_a = solved(nb_path, course)  # attention without the 1/sqrt(d) scaling: only sdpa's points are lost
+    cell = cell_by_id(wrong_a, "sdpa")
     cell.source = cell.source.replace(" / math.sqrt(q.shape[-1])", "")
     assert "math.sqrt" not in cell.source
-    cell = cell_by_id(wrong, "weighted_knn")  # forbidden library: scikit-learn does the k-NN
-    cell.source = SKLEARN_KNN
-    submit(course, "wrong", {nb_path.name: wrong})
-
-    crashy = solved(nb_path, course)
-    loop = cell_by_id(crashy, "update_center")
+    for grade_id, (reason, _) in WRONG_A.items():
+        cell_by_id(wrong_a, grade_id).source = wrong(grade_id, reason)
+    loop = cell_by_id(wrong_a, "update_center")  # an infinite loop: interrupted after the cell timeout
     loop.source = "while True:\n    pass\n\n" + loop.source
-    boom = cell_by_id(crashy, "mask_to_box")
-    boom.source = 'raise RuntimeError("student bug")\n\n' + boom.source
-    submit(course, "crashy", {nb_path.name: crashy})
+    submit(course, "wrong", {nb_path.name: wrong_a})
 
-    results, times = {}, {}
-    for student in ("perfect", "wrong", "crashy"):
-        times[student] = autograde(course, student)
-        results[student] = scores(course, student)
-    print("\nautograde wall time per submission (2-core CPU, tiny mode): "
-          + ", ".join(f"{k}: {v:.1f} s" for k, v in times.items()) + f" (cell timeout {CELL_TIMEOUT_S} s)")
-    (course / "autograde_times.json").write_text(json.dumps(times))
+    wrong_b = solved(nb_path, course)
+    cell = cell_by_id(wrong_b, "weighted_knn")  # forbidden library: scikit-learn does the k-NN
+    cell.source = SKLEARN_KNN
+    for grade_id, (reason, _) in WRONG_B.items():
+        cell_by_id(wrong_b, grade_id).source = wrong(grade_id, reason)
+    boom = cell_by_id(wrong_b, "mask_to_box")  # an exception in a solution cell
+    boom.source = 'raise RuntimeError("student bug")\n\n' + boom.source
+    submit(course, "wrong_b", {nb_path.name: wrong_b})
+
+    students = ("perfect", "alternative", "wrong", "wrong_b")
+    seconds = autograde(course)
+    results = {student: scores(course, student) for student in students}
+    print(f"\nautograde wall time, {len(students)} submissions in one run (2-core CPU, tiny mode): {seconds:.1f} s, "
+          f"{seconds / len(students):.1f} s per submission (cell timeout {CELL_TIMEOUT_S} s)")
+    (course / "autograde_times.json").write_text(json.dumps({"total_s": seconds, "submissions": len(students)}))
     return results
 
 
@@ -318,19 +354,38 @@ def test_solution_gets_full_marks(graded):
 
 
 @pytest.mark.slow
+def test_alternative_correct_solutions_keep_full_marks(graded):
+    got = graded["alternative"]
+    assert {g: got[g][0] for g in AUTOGRADED} == AUTOGRADED
+
+
+LOST = {
+    "wrong": {"test_sdpa": 4, "test_update_center": 1, **{f"test_{g}": p for g, (_, p) in WRONG_A.items()}},
+    "wrong_b": {"test_weighted_knn": 3, "test_mask_to_box": 1, **{f"test_{g}": p for g, (_, p) in WRONG_B.items()}},
+}
+
+
+def lost_points(got: dict[str, tuple[float | None, float]]) -> dict[str, float]:
+    return {g: AUTOGRADED[g] - got[g][0] for g in AUTOGRADED if got[g][0] != AUTOGRADED[g]}
+
+
+@pytest.mark.slow
 def test_wrong_function_loses_exactly_its_points(graded):
-    got = graded["wrong"]
-    lost = {g: AUTOGRADED[g] - got[g][0] for g in AUTOGRADED if got[g][0] != AUTOGRADED[g]}
-    # MultiHeadSelfAttention, Block and VisionTransformer build on the wrong attention yet keep their points;
-    # the k-NN that calls scikit-learn passes the visible test but not the hidden ones.
-    assert lost == {"test_sdpa": 4, "test_weighted_knn": 3}
+    # MultiHeadSelfAttention and VisionTransformer build on the wrong attention, patch embedding and block
+    # yet keep their points, and Block keeps its points with a wrong MultiHeadSelfAttention; the k-NN that
+    # calls scikit-learn passes the visible test but not the hidden ones.
+    for student, expected in LOST.items():
+        assert lost_points(graded[student]) == expected, student
+    assert set(WRONG_A) | set(WRONG_B) | {"sdpa", "weighted_knn"} == {g[len("test_"):] for g in AUTOGRADED}
 
 
 @pytest.mark.slow
 def test_infinite_loop_and_exception_lose_only_their_cells(graded):
-    got = graded["crashy"]
-    lost = {g: AUTOGRADED[g] - got[g][0] for g in AUTOGRADED if got[g][0] != AUTOGRADED[g]}
-    assert lost == {"test_update_center": 1, "test_mask_to_box": 1}
+    """The loop (update_center, student "wrong") and the exception (mask_to_box, "wrong_b") sit in functions
+    that are otherwise correct in that submission: each costs its own cell's points and nothing else."""
+    assert "update_center" not in WRONG_A and "mask_to_box" not in WRONG_B
+    assert lost_points(graded["wrong"])["test_update_center"] == 1
+    assert lost_points(graded["wrong_b"])["test_mask_to_box"] == 1
 
 
 @pytest.mark.slow
