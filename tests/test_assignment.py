@@ -27,6 +27,9 @@ import pytest
 from assignment_variants import ALTERNATIVES, WRONG
 from nbrun import ROOT, outputs_text, run_notebook
 
+# One worker generates the course and autogrades once for every test of this file (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("nbgrader")
+
 COURSE = ROOT / "assignments"
 ASSIGNMENT = "assignment4"
 NOTEBOOKS = sorted((COURSE / "source" / ASSIGNMENT).glob("*.ipynb"))
