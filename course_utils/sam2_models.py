@@ -21,8 +21,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from .models import (LoadedModel, _finish, _local_weight_file, get_device, get_spec, is_tiny,
-                     ChecksumError, REGISTRY)
+from .models import (
+    REGISTRY,
+    ChecksumError,
+    LoadedModel,
+    _finish,
+    _local_weight_file,
+    get_device,
+    get_spec,
+    is_tiny,
+)
 
 __all__ = ["full_config", "tiny_config", "build_sam2", "load_sam2_video", "load_sam2_image", "SAM2_NAMES",
            "processor_for"]
@@ -104,7 +112,7 @@ def _config(name: str, kind: str, tiny: bool) -> Any:
             ff = "memory_attention_mlp_hidden_size" if edgetam else "memory_attention_feed_forward_hidden_size"
             extra = {"image_size": _TINY_SIZE, "memory_attention_hidden_size": 128, "memory_attention_num_layers": 1,
                      ff: 64, "memory_encoder_hidden_size": 128, "memory_encoder_output_channels": 64,  # 64 is hard-wired in transformers' memory attention
-                    
+
                      "mask_downsampler_embed_dim": 128, "memory_fuser_embed_dim": 128,
                      "memory_fuser_intermediate_dim": 64, "num_maskmem": 3,
                      "memory_attention_rope_feat_sizes": [_TINY_SIZE // 16, _TINY_SIZE // 16]}

@@ -191,7 +191,8 @@ class VideoMasks:
     def mask(self, frame: int, obj_id: int) -> np.ndarray:
         """The (H, W) bool mask of ``obj_id`` on ``frame``."""
         if obj_id not in self.obj_ids:
-            raise KeyError(f"Object id {obj_id} was never prompted; the prompted ids are {self.obj_ids}.")
+            raise ValueError(f"Object id {obj_id} was never prompted; the prompted ids are {self.obj_ids}. Prompt it "
+                             "with session.add_prompt(frame, obj_id, ...) and propagate again.")
         if not 0 <= frame < self.num_frames:
             raise IndexError(f"frame {frame} is outside the clip of {self.num_frames} frames.")
         h, w = self.size
