@@ -91,6 +91,8 @@ class HFSamPredictor:
     def set_image(self, image: np.ndarray, image_format: str = "RGB") -> None:
         """Compute (or fetch from the cache) the multi-scale image embedding of an HWC uint8 RGB image."""
         image = np.ascontiguousarray(image)
+        if not image.flags.writeable:
+            image = image.copy()  # torch.from_numpy (inside the processor) wants a writable array
         key = (self.fingerprint, _image_hash(image))
         entry, where = self.cache.get(key) if self.cache is not None else (None, None)
         self.reset_image()

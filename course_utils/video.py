@@ -34,7 +34,12 @@ import torch
 from .images import load_image
 from .models import RANDOM_WEIGHTS_NOTE, LoadedModel
 
-__all__ = ["FrameSource", "VideoSession", "VideoMasks", "read_video_frames", "write_frames"]
+__all__ = ["FrameSource", "VideoSession", "VideoMasks", "read_video_frames", "write_frames", "fetch_example_clip",
+           "EXAMPLE_CLIP_URL"]
+
+#: A real short clip (a child walking through a bedroom, 200 frames at 960 x 540): SAM 2's notebook example,
+#: as hosted for transformers' own SAM 2 tests and docs. Its licence is not stated on that page (unverified).
+EXAMPLE_CLIP_URL = "https://huggingface.co/datasets/hf-internal-testing/sam2-fixtures/resolve/main/bedroom.mp4"
 
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 _VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif"}
@@ -64,6 +69,25 @@ def write_frames(frames: Sequence[np.ndarray], folder: str | Path, fmt: str = "j
     for i, frame in enumerate(frames):
         Image.fromarray(np.asarray(frame, dtype=np.uint8)).save(folder / f"{i:05d}.{fmt}", quality=95)
     return folder
+
+
+def fetch_example_clip(url: str = EXAMPLE_CLIP_URL) -> Path:
+    """Download the example clip into the kit's cache (``cache_dir()/clips``) once; returns its path.
+
+    Raises:
+        WeightsUnavailableError: offline and not cached; the message names the fixes.
+    """
+    from .models import WeightsUnavailableError, cache_dir, download_url
+
+    dest = cache_dir() / "clips" / url.rsplit("/", 1)[-1]
+    if dest.exists():
+        return dest
+    try:
+        return download_url(url, dest)
+    except OSError as exc:
+        raise WeightsUnavailableError(f"The example clip {url} is not cached ({dest}) and could not be downloaded "
+                                      f"({exc.__class__.__name__}). Run this on a machine with internet, copy the "
+                                      "cache, or use the offline clip: course_utils.video_clip.make_clip().") from exc
 
 
 class FrameSource(Sequence):
