@@ -12,6 +12,7 @@ Usage::
 
     python benchmarks/bench_sam_cpu.py            # about 3-5 minutes on 2 busy cores
     python benchmarks/bench_sam_cpu.py --no-compile --repeats 1
+    python benchmarks/bench_sam_cpu.py --threads 1 --only-candidates   # on a busy shared machine
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ def main() -> None:
     parser.add_argument("--image", default="coffee")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--only-candidates", action="store_true", help="part 1 only")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     image = sample_image(args.image)
     print(f"load average before: {os.getloadavg()}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}, image {image.shape[1]}x{image.shape[0]}")
@@ -50,6 +55,9 @@ def main() -> None:
               f"ratio to sam_vit_b {r['ratio_to_first']:.3f}  ({r['speedup']:.1f}x faster)")
     fastest = min(rows[1:], key=lambda r: r["seconds"])["model"]
     print(f"   fastest candidate: {fastest}")
+    if args.only_candidates:
+        print(f"load average after: {os.getloadavg()}")
+        return
 
     print(f"2. CPU options on {fastest} (ratio to its fp32 default with {torch.get_num_threads()} threads)")
     session = build_session(fastest)
