@@ -115,6 +115,7 @@ def _config(name: str, kind: str, tiny: bool) -> Any:
 
                      "mask_downsampler_embed_dim": 128, "memory_fuser_embed_dim": 128,
                      "memory_fuser_intermediate_dim": 64, "num_maskmem": 3,
+                     "max_object_pointers_in_encoder": 4,
                      "memory_attention_rope_feat_sizes": [_TINY_SIZE // 16, _TINY_SIZE // 16]}
             if edgetam:
                 extra.update(perceiver_resampler_num_latents=16, perceiver_resampler_num_latents_2d=16,

@@ -262,6 +262,10 @@ class VideoSession:
                                    video_storage_device=model.device, dtype=self._dtype)
         self._lazy = _LazyFrames(self.frames, self.processor, self._dtype)
         self.session.processed_frames = self._lazy
+        cfg = self.model.config
+        #: Frames further than this from the current one (and from the first prompted frame) are never read
+        #: again by the model (memory frames and object pointers reach back at most this far).
+        self.memory_window = max(int(cfg.num_maskmem), int(cfg.max_object_pointers_in_encoder))
         self.prompts: dict[int, dict[int, dict[str, Any]]] = {}  # obj_id -> frame -> prompt
 
     def __len__(self) -> int:
@@ -305,6 +309,7 @@ class VideoSession:
         self.processor.add_inputs_to_inference_session(self.session, frame_idx=frame, obj_ids=int(obj_id), **kwargs)
         with torch.inference_mode():
             out = self.model(inference_session=self.session, frame_idx=frame)
+        self._release(frame, frame, reverse=False, prune=False)
         self.prompts.setdefault(int(obj_id), {})[frame] = {"points": coords, "labels": labs, "box": box_arr}
         masks = self._to_masks(out.pred_masks)
         return masks[self.session.obj_ids.index(int(obj_id))]
@@ -337,7 +342,30 @@ class VideoSession:
                 out = self.model(inference_session=self.session, frame_idx=frame, reverse=reverse)
                 for obj_id, mask in zip(result.obj_ids, self._to_masks(out.pred_masks)):
                     result._store(frame, obj_id, mask)
+                self._release(frame, start, reverse)
         return result
+
+    def _release(self, frame: int, start: int, reverse: bool, prune: bool = True) -> None:
+        """Keep memory flat in clip length: drop what the model will not read again.
+
+        The full-resolution mask logits of ``frame`` (only used to encode its memory, just done) and the
+        tracked outputs of frames more than :attr:`memory_window` frames behind the direction of travel, except
+        around the first prompted frame (the forward pass reads the backward pass's frames there). Conditioning
+        (prompted) frames are always kept. The masks are the same as without releasing (tested).
+        """
+        window = self.memory_window
+        for per_obj in self.session.output_dict_per_obj.values():
+            for kind in ("cond_frame_outputs", "non_cond_frame_outputs"):
+                out = per_obj[kind].get(frame)
+                if out is not None:
+                    out.pop("high_res_masks", None)
+            tracked = per_obj["non_cond_frame_outputs"]
+            if not prune:
+                continue
+            stale = [f for f in tracked if abs(f - start) > window
+                     and (f > frame + window if reverse else f < frame - window)]
+            for f in stale:
+                del tracked[f]
 
 
 def _validate(points: Any, labels: Any, box: Any, size: tuple[int, int]) -> tuple[Any, Any, Any]:

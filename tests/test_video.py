@@ -180,24 +180,34 @@ def test_every_frame_gets_a_mask_per_object_and_later_prompts_propagate_backward
     assert 0.0 <= scores["JF_mean"] <= 1.0
 
 
-def test_tiny_sessions_are_deterministic_and_match_transformers_own_session(clip):
-    # Oracle: transformers' init_video_session(video=...) with all frames preprocessed up front.
+def test_streamed_session_with_released_memory_matches_transformers_own_session():
+    # Oracle: transformers' init_video_session(video=...) with all frames preprocessed up front and every
+    # frame's outputs kept. Ours streams frames and releases memory beyond the window (4 frames here).
+    clip = make_clip(num_frames=11, size=(32, 40))
     loaded = load_sam2_video("edgetam", tiny=True, seed=1, device="cpu")
+    start = 5
     ours = VideoSession(loaded, clip.frames)
-    ours.add_prompt(1, 1, points=[clip.center_point(1)])
+    assert ours.memory_window == 4
+    ours.add_prompt(start, 1, points=[clip.center_point(start)])
     mine = ours.propagate(progress=False).stack(1)
+    kept = ours.session.output_dict_per_obj[0]["non_cond_frame_outputs"]
+    assert 0 not in kept and len(kept) < len(clip) - 1  # frame 0 (5 from the prompt, 10 behind) was released
+    assert all("high_res_masks" not in out for out in kept.values())
     proc, model = loaded.processor, loaded.model
     ref = proc.init_video_session(video=np.stack(clip.frames), inference_device="cpu")
-    proc.add_inputs_to_inference_session(ref, frame_idx=1, obj_ids=1, input_points=[[[list(clip.center_point(1))]]],
-                                         input_labels=[[[1]]])
+    proc.add_inputs_to_inference_session(ref, frame_idx=start, obj_ids=1,
+                                         input_points=[[[list(clip.center_point(start))]]], input_labels=[[[1]]])
     theirs = {}
     with torch.inference_mode():
-        model(inference_session=ref, frame_idx=1)
+        model(inference_session=ref, frame_idx=start)
         for reverse in (True, False):
-            for out in model.propagate_in_video_iterator(ref, start_frame_idx=1, reverse=reverse):
+            for out in model.propagate_in_video_iterator(ref, start_frame_idx=start, reverse=reverse):
                 theirs[out.frame_idx] = proc.post_process_masks([out.pred_masks], original_sizes=[list(clip.size)],
                                                                 binarize=True)[0][0, 0].numpy()
+    assert len(ref.output_dict_per_obj[0]["non_cond_frame_outputs"]) == len(clip) - 1
     np.testing.assert_array_equal(mine, np.stack([theirs[f] for f in range(len(clip))]))
+    # Different random masks per frame: the comparison is not trivially all-empty.
+    assert len({m.tobytes() for m in mine}) > 1 or mine.any()
 
 
 def test_folder_and_video_file_clips(tmp_path, clip):
