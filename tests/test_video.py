@@ -307,3 +307,21 @@ def test_sam_widget_runs_on_the_cpu_default():
     np.testing.assert_array_equal(widget.mask, direct.masks[direct.best])
     widget.set_box((5, 5, 60, 50))
     assert widget.masks.shape[0] == 1  # a point and a box: one mask
+
+
+def test_dashboard_sam_tab_uses_the_cpu_default_and_runs_the_video_panel():
+    from course_utils.widgets.dashboard import Dashboard
+    from course_utils.widgets.video_panel import VideoPanel
+
+    images = {"chelsea": __import__("course_utils").sample_image("chelsea")[::4, ::4].copy()}
+    dash = Dashboard(images=images, vit="vit_small", tiny=True)
+    assert dash.model_names["sam"] == "edgetam"  # CPU here
+    panel = VideoPanel(tiny=True, num_frames=3, size=(40, 48))
+    assert panel.result is None and panel.slider.disabled  # nothing runs before the click
+    panel.run_button.click()
+    assert "J&amp;F" in panel.status.value and "RANDOM WEIGHTS" in panel.status.value, panel.status.value
+    assert panel.result.frames_with_masks(1) == [0, 1, 2]
+    expected = evaluate_masks(panel.result.stack(1), panel.clip.masks)["JF_mean"]
+    assert panel.scores["JF_mean"] == pytest.approx(expected)
+    panel.slider.value = 2
+    assert panel.frame_view.value[:4] == b"\x89PNG"

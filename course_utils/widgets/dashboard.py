@@ -107,7 +107,7 @@ class Dashboard:
     """
 
     def __init__(self, images: Mapping[str, Any] | None = None, vit: str = "vit_base",
-                 dino: str = "dinov2_vits14", sam: str = "sam_vit_b", run: str | Path | None = None,
+                 dino: str = "dinov2_vits14", sam: str = "auto", run: str | Path | None = None,
                  tiny: bool | None = None, gallery_size: int = 8):
         from ..images import load_image, sample_images
         from ..models import is_tiny
@@ -117,6 +117,10 @@ class Dashboard:
         self.images = {k: load_image(v) for k, v in (images or sample_images(
             ["chelsea", "coffee", "astronaut", "rocket", "motorcycle_left", "motorcycle_right", "china",
              "flower", "horse"])).items()}
+        if sam == "auto":  # EdgeTAM on a CPU (fastest first mask), SAM ViT-B on a GPU (course_utils.sam_hf)
+            from ..sam_hf import choose_cpu_sam
+
+            sam = choose_cpu_sam()
         self.model_names = {"vit": vit, "dino": dino, "sam": sam}
         self.run_path = run if run is not None else (os.environ.get("COURSE_UTILS_RUN") or None)
         self.gallery_size = gallery_size
@@ -166,7 +170,14 @@ class Dashboard:
         from ..models import load_model
 
         if kind not in self._models:
-            self._models[kind] = load_model(self.model_names[kind], tiny=self._tiny_arg)
+            from ..models import REGISTRY
+
+            if REGISTRY[self.model_names[kind]].family == "sam2":  # SAM 2 / EdgeTAM image model for SamSession
+                from ..sam2_models import load_sam2_image
+
+                self._models[kind] = load_sam2_image(self.model_names[kind], tiny=self._tiny_arg)
+            else:
+                self._models[kind] = load_model(self.model_names[kind], tiny=self._tiny_arg)
         return self._models[kind]
 
     def _uploaded(self, change: dict) -> None:
@@ -300,11 +311,17 @@ class Dashboard:
                 sam_widget.add_point(float(x), float(y), int(label))
 
         seed_button.on_click(lambda b: tab.run("DINO feature로 점을 고르는 중...", seed))
+        from .video_panel import VideoPanel
+
+        video = W.Accordion(children=[VideoPanel(tiny=self._tiny_arg)])
+        video.set_title(0, "SAM 2 video (offline clip, J&F)")
+        video.selected_index = None
         return W.VBox([
             W.HTML(f"<b>{html.escape(loaded.weights_note)}</b>: 클릭 = positive point, 모드 전환 또는 "
                    "오른쪽 클릭 = negative point, 드래그 = box."),
             W.HBox([k, positive, seed_button]),
             sam_widget,
+            video,
         ])
 
     def _build_bench(self) -> W.Widget:
