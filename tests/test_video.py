@@ -258,7 +258,7 @@ def test_bad_inputs_get_clear_errors(tiny_video, clip, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["edgetam", "sam2.1_hiera_tiny"])
-def test_sam_session_drives_the_transformers_model_with_its_cache(name):
+def test_sam_session_drives_the_transformers_model_with_its_cache(name, tmp_path):
     from course_utils.images import sample_image
     from course_utils.sam import EmbeddingCache, SamSession
 
@@ -289,6 +289,12 @@ def test_sam_session_drives_the_transformers_model_with_its_cache(name):
     with pytest.raises(ValueError, match="outside the image"):
         again.predict(points=[(500, 5)])
     assert again.get_image_embedding().shape[-2:] == (16, 16)
+    # The disk level stores the three-level pyramid as one array and gives it back bit-identical.
+    disk = EmbeddingCache(max_items=0, disk=tmp_path)
+    SamSession(loaded, cache=disk).set_image(image)
+    from_disk = SamSession(loaded, cache=disk).set_image(image)
+    assert from_disk.last_cache_hit == "disk"
+    np.testing.assert_array_equal(from_disk.predict(points=[(40, 30)]).masks, masks)
 
 
 def test_sam_widget_runs_on_the_cpu_default():
