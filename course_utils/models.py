@@ -168,6 +168,16 @@ for _spec in [
               641.09, 2565, "Apache-2.0", arch="vit_h",
               sha256="a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
               note="SAM ViT-H: GPU only in practice"),
+    # SAM 2.1 and EdgeTAM in transformers (course_utils.sam2_models: load_sam2_video / load_sam2_image). Counts
+    # checked in tests/test_video.py against the architectures transformers builds; download = fp32
+    # safetensors (4 bytes a parameter). Model cards read 2026-12-01: huggingface.co/facebook/sam2.1-hiera-tiny
+    # (Apache-2.0), huggingface.co/yonigozlan/EdgeTAM-hf (Apache-2.0, the transformers port of facebook/EdgeTAM).
+    ModelSpec("sam2.1_hiera_tiny", "sam2", "hf", "facebook/sam2.1-hiera-tiny", 38.96, 156, "Apache-2.0",
+              arch="Sam2VideoModel", note="SAM 2.1 Hiera-T: video + image prompts"),
+    ModelSpec("sam2.1_hiera_small", "sam2", "hf", "facebook/sam2.1-hiera-small", 46.06, 184, "Apache-2.0",
+              arch="Sam2VideoModel", note="SAM 2.1 Hiera-S: video + image prompts"),
+    ModelSpec("edgetam", "sam2", "hf", "yonigozlan/EdgeTAM-hf", 13.91, 56, "Apache-2.0",
+              arch="EdgeTamVideoModel", note="EdgeTAM (RepViT-M1 + 2D perceiver): the CPU default"),
     # Open captioning / VQA models for the benchmark (BLIP counts checked against transformers' configs
     # in the tests; BLIP-2 and LLaVA as stated on their model cards).
     ModelSpec("blip_caption_base", "captioner", "hf", "Salesforce/blip-image-captioning-base", 223.97, 990,
@@ -720,6 +730,9 @@ def load_model(name: str, tiny: bool | None = None, device: str | torch.device |
     dev = get_device(device)
     if spec.family == "sam":
         return _finish(_build_sam(spec, tiny, seed), spec, tiny, dev, None)
+    if spec.family == "sam2":
+        raise ValueError(f"{name!r} is a SAM 2 family model: load it with course_utils.sam2_models.load_sam2_video "
+                         f"({name!r}) for video or load_sam2_image({name!r}) for SamSession.")
     if spec.source == "timm":
         model = _build_timm(spec, tiny, seed)
         return _finish(model, spec, tiny, dev, _timm_preprocess(model))

@@ -67,6 +67,8 @@ def _unwrap(model: Any) -> tuple[torch.nn.Module, LoadedModel | None]:
         return model.model, model.loaded
     if isinstance(model, torch.nn.Module) and hasattr(model, "image_encoder") and hasattr(model, "mask_decoder"):
         return model, None
+    if isinstance(model, torch.nn.Module) and hasattr(model, "_course_utils_predictor"):
+        return model, None  # a transformers SAM 2 / EdgeTAM model marked by course_utils.sam_hf
     raise TypeError(f"Expected a SAM model (load_sam(...) or a segment_anything Sam), got {type(model).__name__}. "
                     "Load one with course_utils.load_sam('sam_vit_b').")
 
@@ -301,7 +303,9 @@ class SamSession:
             cache_obj = _SHARED_CACHE
         self.cache: EmbeddingCache | None = cache_obj
         self.fingerprint = model_fingerprint(self.model if self.loaded is None else self.loaded)
-        self.predictor = _CachingPredictor(self.model, self.cache, self.fingerprint)
+        # segment-anything's predictor, or the one a transformers model was marked with (course_utils.sam_hf)
+        predictor_cls = getattr(self.model, "_course_utils_predictor", _CachingPredictor)
+        self.predictor = predictor_cls(self.model, self.cache, self.fingerprint)
         self.image: np.ndarray | None = None
         self._image_key: str | None = None
         self._last_hit: str | None = None
@@ -532,6 +536,9 @@ def auto_masks(session_or_model: Any, image: Any, preset: str = "cpu", **overrid
         first; draw them with ``viz.overlay_masks(image, records)``.
     """
     session = session_or_model if isinstance(session_or_model, SamSession) else SamSession(session_or_model)
+    if not isinstance(session.predictor, SamPredictor):
+        raise TypeError("auto_masks runs segment-anything's SamAutomaticMaskGenerator: use a SAM model "
+                        "(load_sam('sam_vit_b')); SAM 2 / EdgeTAM sessions take point and box prompts.")
     if preset == "auto":
         preset = "gpu" if session.device.type == "cuda" else "cpu"
     if preset not in AUTO_PRESETS:
@@ -571,6 +578,9 @@ def profile_parts(session: SamSession, points: Any = None, labels: Any = None, b
     """
     session._require_image("profile_parts")
     pred = session.predictor
+    if not isinstance(pred, SamPredictor):
+        raise TypeError("profile_parts times segment-anything's SAM parts; for SAM 2 / EdgeTAM see "
+                        "benchmarks/bench_sam_cpu.py.")
     coords, labs, box_arr, _ = session.validate_prompts(points, labels, box)
     sam = session.model
 

@@ -97,7 +97,7 @@ class Dashboard:
         images: Photos to choose from, name -> image (default: the kit's sample photos).
         vit: Registry name of the ViT for the attention tab.
         dino: Registry name of the DINOv2 model.
-        sam: Registry name of the SAM model.
+        sam: Registry name of the SAM model, or "auto" (EdgeTAM on a CPU, SAM ViT-B on a GPU).
         run: A saved benchmark run directory for the benchmark tab (default: ``COURSE_UTILS_RUN``).
         tiny: Force tiny mode on/off (None follows ``COURSE_UTILS_TINY``).
         gallery_size: How many other photos the DINOv2 neighbour search compares against.
@@ -109,7 +109,7 @@ class Dashboard:
     """
 
     def __init__(self, images: Mapping[str, Any] | None = None, vit: str = "vit_base",
-                 dino: str = "dinov2_vits14", sam: str = "sam_vit_b", run: str | Path | None = None,
+                 dino: str = "dinov2_vits14", sam: str = "auto", run: str | Path | None = None,
                  tiny: bool | None = None, gallery_size: int = 8, dino3: str = "dinov3_vits16",
                  sam3: str = "sam3"):
         from ..images import load_image, sample_images
@@ -120,6 +120,10 @@ class Dashboard:
         self.images = {k: load_image(v) for k, v in (images or sample_images(
             ["chelsea", "coffee", "astronaut", "rocket", "motorcycle_left", "motorcycle_right", "china",
              "flower", "horse"])).items()}
+        if sam == "auto":  # EdgeTAM on a CPU (fastest first mask), SAM ViT-B on a GPU (course_utils.sam_hf)
+            from ..sam_hf import choose_cpu_sam
+
+            sam = choose_cpu_sam()
         self.model_names = {"vit": vit, "dino": dino, "sam": sam, "dino3": dino3, "sam3": sam3}
         self.dino_kind = "dino"  # the DINO tab's switch: "dino" (DINOv2) or "dino3" (DINOv3)
         self.run_path = run if run is not None else (os.environ.get("COURSE_UTILS_RUN") or None)
@@ -170,7 +174,14 @@ class Dashboard:
         from ..models import load_model
 
         if kind not in self._models:
-            self._models[kind] = load_model(self.model_names[kind], tiny=self._tiny_arg)
+            from ..models import REGISTRY
+
+            if REGISTRY[self.model_names[kind]].family == "sam2":  # SAM 2 / EdgeTAM image model for SamSession
+                from ..sam2_models import load_sam2_image
+
+                self._models[kind] = load_sam2_image(self.model_names[kind], tiny=self._tiny_arg)
+            else:
+                self._models[kind] = load_model(self.model_names[kind], tiny=self._tiny_arg)
         return self._models[kind]
 
     def _uploaded(self, change: dict) -> None:
@@ -306,12 +317,18 @@ class Dashboard:
                 sam_widget.add_point(float(x), float(y), int(label))
 
         seed_button.on_click(lambda b: tab.run("DINO feature로 점을 고르는 중...", seed))
+        from .video_panel import VideoPanel
+
+        video = W.Accordion(children=[VideoPanel(tiny=self._tiny_arg)])
+        video.set_title(0, "SAM 2 video (offline clip, J&F)")
+        video.selected_index = None
         return W.VBox([
             W.HTML(f"<b>{html.escape(loaded.weights_note)}</b>: 클릭 = positive point, 모드 전환 또는 "
                    "오른쪽 클릭 = negative point, 드래그 = box."),
             W.HBox([k, positive, seed_button]),
             sam_widget,
             self._concept_box(tab),
+            video,
         ])
 
     # ------------------------------------------------------------------ DINOv3 switch and SAM 3 concept box
