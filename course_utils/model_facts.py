@@ -114,3 +114,19 @@ MODEL_FACTS["sam3"] = {
                     "(accept the licence on the model page, then log in with a token)",
     "facts_source": f"{_HF}api/models/facebook/sam3 (gated: manual); file names from the "
                     "AEmotionStudio/sam3 mirror's README (unverified)"}
+# SAM 2.1 and EdgeTAM through transformers (issue 13). Licence and gating were read on the model pages
+# (facebook/sam2.1-hiera-tiny; EdgeTAM through the t3ta/EdgeTAM-hf mirror card of yonigozlan/EdgeTAM-hf); the
+# weight file names of these repositories were not read, so they are marked unverified.
+_SAM2_NOTE = "weight file names not read (transformers-format safetensors assumed next to the official .pt)"
+MODEL_FACTS["sam2.1_hiera_tiny"] = {
+    "weight_files": ("model.safetensors", "sam2.1_hiera_tiny.pt"), "gated": False, "licence": _APACHE,
+    "open_source": True, "licence_note": _SAM2_NOTE, "checked": UNVERIFIED,
+    "facts_source": f"{_HF}facebook/sam2.1-hiera-tiny (licence, processor_config.json; read 2026-12-01)"}
+MODEL_FACTS["sam2.1_hiera_small"] = {
+    **MODEL_FACTS["sam2.1_hiera_tiny"], "weight_files": ("model.safetensors", "sam2.1_hiera_small.pt"),
+    "facts_source": f"{_HF}facebook/sam2.1-hiera-small (licence; read 2026-12-01)"}
+MODEL_FACTS["edgetam"] = {
+    "weight_files": ("model.safetensors",), "gated": False, "licence": _APACHE, "open_source": True,
+    "licence_note": "weight file name not read; facebook/EdgeTAM had transformers weights only on refs/pr/1",
+    "checked": UNVERIFIED,
+    "facts_source": f"{_HF}t3ta/EdgeTAM-hf (mirror card of yonigozlan/EdgeTAM-hf; read 2026-12-01)"}
