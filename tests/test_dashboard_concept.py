@@ -40,7 +40,7 @@ def test_sam_tab_concept_box_shows_every_instance(monkeypatch):
     dash.tab.selected_index = 2
     sam_tab = dash.tabs[2]
     assert sam_tab.error is None, sam_tab.error
-    concept_box = sam_tab.body.children[0].children[-1]
+    concept_box = sam_tab.body.children[0].children[3]  # after the SAM widget, before the video panel
     phrase, threshold, button = concept_box.children[1].children
     phrase.value, threshold.value = "cat", 0.0
     button.click()
