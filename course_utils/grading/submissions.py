@@ -154,7 +154,8 @@ def _similarity(ref: str, student: str, locked: bool) -> float:
     """How much of the release cell is still in the student's cell: whole-text ratio for read-only cells,
     the share of the release's non-stub lines (signature, docstring) for answer cells."""
     if locked:
-        return SequenceMatcher(None, ref, student, autojunk=False).ratio()
+        matcher = SequenceMatcher(None, ref, student, autojunk=False)
+        return matcher.ratio() if matcher.quick_ratio() >= 0.8 else 0.0
     lines = {line.strip() for line in ref.splitlines() if line.strip()}
     lines = {line for line in lines if not any(line.startswith(stub) for stub in _STUB_LINES)}
     if not lines:
@@ -195,13 +196,13 @@ def restore(nb: NotebookNode, release: NotebookNode, name: str, notes: list[str]
         r = by_id.get(cell.get("id"))
         if s not in match and r is not None and r not in taken and rel_cells[r].cell_type == cell.cell_type:
             match[s], _ = r, taken.add(r)
-    pairs = []  # 3. by content, best first
-    for r in sorted(graded_rel - taken):
-        locked = bool(nbgrader_meta(rel_cells[r]).get("locked"))
+    pairs = []  # 3. by content, best first (every release cell, so that plain cells anchor the positions)
+    for r in sorted(set(range(len(rel_cells))) - taken):
+        answer = bool(nbgrader_meta(rel_cells[r]).get("solution"))
         for s, cell in enumerate(nb.cells):
-            if s not in match and cell.cell_type == rel_cells[r].cell_type:
-                score = _similarity(rel_cells[r].source, cell.source, locked)
-                if score >= (0.8 if locked else 0.5):
+            if s not in match and cell.cell_type == rel_cells[r].cell_type and not nbgrader_meta(cell):
+                score = _similarity(rel_cells[r].source, cell.source, not answer)
+                if score >= (0.5 if answer else 0.8):
                     pairs.append((score, s, r))
     for _, s, r in sorted(pairs, reverse=True):
         if s not in match and r not in taken:
