@@ -25,8 +25,8 @@ lab: $(STAMP)  ## open JupyterLab on labs/ (set COURSE_UTILS_TINY=1 to work offl
 	$(VENV)/bin/jupyter lab labs/ $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 browser-deps:  ## Debian's chromium for the browser tests (Playwright drives it; it cannot download one)
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	@command -v chromium >/dev/null 2>&1 && command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver bubblewrap >/dev/null; \
 	  else echo "chromium missing: sudo apt-get install chromium (browser tests will be skipped)"; fi; }
 
 test: $(STAMP) browser-deps  ## install everything and run the whole test suite (what CI runs)
