@@ -252,8 +252,11 @@ def grade_one(course: Path, work: Path, template: Path, assignment: str, student
                                     "and was stopped; not graded")
         elif code != 0 or not cwd.is_dir():
             outcome.status = "failed"
-            errors = [line for line in log.splitlines() if "[ERROR]" in line or "Error" in line]
-            outcome.problems.append("nbgrader autograde failed: " + (errors[-1][:300] if errors else f"exit {code}"))
+            lines = log.splitlines()
+            raised = [line.strip() for line in lines if re.match(r"\s+\w+(\.\w+)*(Error|Exception): ", line)]
+            errors = [line for line in lines if "| ERROR]" in line and "Please see" not in line]
+            reason = raised[-1] if raised else (errors[-1] if errors else f"exit code {code}")
+            outcome.problems.append(f"nbgrader autograde failed: {reason[:300]} (log: {work / student}.log)")
         else:
             outcome.status = "graded"
             _scores(wdir, assignment, student, outcome)

@@ -10,8 +10,9 @@ started as ``sh -c 'trap "" INT; exec "$@"' bwrap ... prlimit ... python -m ipyk
   are replaced by empty tmpfs mounts, and only the submission's working folder and the kernel's
   runtime folder (connection file and ``ipc`` sockets) are bound writable; ``/tmp`` is a small
   private tmpfs;
-* ``prlimit`` caps the address space (memory), the number of processes of the user, CPU seconds
-  and file size.
+* ``prlimit`` caps the address space (memory), CPU seconds, file size and (for a normal user) the
+  processes and threads; as root, whom RLIMIT_NPROC does not bind, a ``pids`` cgroup per kernel
+  caps the processes and threads instead.
 
 The kernel talks to nbgrader over ``ipc`` (Unix-domain sockets in the runtime folder), since it has
 no network. ``trap "" INT`` keeps bwrap itself alive when nbgrader interrupts a cell on timeout (the
@@ -22,13 +23,16 @@ from __future__ import annotations
 
 import copy
 import os
+import platform
+import shlex
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, List, Unicode
@@ -73,8 +77,64 @@ def user_task_count(uid: int | None = None) -> int:
     return total
 
 
+def per_namespace_nproc() -> bool:
+    """Whether RLIMIT_NPROC counts tasks per user namespace (Linux >= 5.14, "ucounts").
+
+    Then a kernel in its own user namespace counts only its own processes and threads, even as root
+    (in the initial namespace root is exempt from RLIMIT_NPROC altogether).
+    """
+    try:
+        major, minor = (int(x) for x in platform.release().split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (5, 14)
+
+
+def make_pids_cgroup(max_tasks: int) -> str | None:
+    """A new cgroup (v1 ``pids`` hierarchy, or v2 with the pids controller) capped at ``max_tasks``.
+
+    RLIMIT_NPROC does not bind root (the kernel exempts the initial user's tasks even inside a user
+    namespace), so when the grader runs as root the process cap comes from a pids cgroup instead.
+
+    Returns:
+        The cgroup folder, or None when no writable pids cgroup hierarchy exists.
+    """
+    for root in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
+        if not os.path.exists(os.path.join(root, "cgroup.procs")):
+            continue
+        if root == "/sys/fs/cgroup" and "pids" not in Path(root, "cgroup.subtree_control").read_text():
+            continue
+        path = os.path.join(root, f"course-utils-{uuid.uuid4().hex[:12]}")
+        try:
+            os.mkdir(path)
+            Path(path, "pids.max").write_text(str(max_tasks))
+        except OSError:
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+            continue
+        return path
+    return None
+
+
+def remove_cgroup(path: str, wait_s: float = 3.0) -> None:
+    """Remove a cgroup made by :func:`make_pids_cgroup` once its last task has gone (best effort)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+
+
 def sandbox_prefix(cwd: str, rw: list[str], hide: list[str], memory_bytes: int, nproc: int, cpu_seconds: int,
-                   file_bytes: int, tmp_bytes: int, use_bwrap: bool = True) -> list[str]:
+                   file_bytes: int, tmp_bytes: int, use_bwrap: bool = True, cgroup: str | None = None) -> list[str]:
     """The argv that goes in front of the kernel's own command.
 
     Args:
@@ -85,17 +145,21 @@ def sandbox_prefix(cwd: str, rw: list[str], hide: list[str], memory_bytes: int, 
             of the user, CPU time, largest file written).
         tmp_bytes: size of the private ``/tmp``.
         use_bwrap: False gives the limits only (the loud fallback when bwrap cannot run).
+        cgroup: a pids cgroup the kernel joins before anything else runs (see :func:`make_pids_cgroup`).
 
     Returns:
         The prefix, for example ``["/bin/sh", "-c", ..., "bwrap", ..., "prlimit", ..., "--"]``.
     """
     limits = [shutil.which("prlimit") or "prlimit", f"--as={memory_bytes}", f"--nproc={nproc}",
               f"--cpu={cpu_seconds}", f"--fsize={file_bytes}", "--"]
+    join = f"echo $$ > {shlex.quote(os.path.join(cgroup, 'cgroup.procs'))} && " if cgroup else ""
     if not use_bwrap:
-        return limits
-    argv = ["/bin/sh", "-c", 'trap "" INT; exec "$@"', "sh", shutil.which("bwrap") or "bwrap",
+        return (["/bin/sh", "-c", join + 'exec "$@"', "sh"] if cgroup else []) + limits
+    argv = ["/bin/sh", "-c", join + 'trap "" INT; exec "$@"', "sh", shutil.which("bwrap") or "bwrap",
             "--unshare-all", "--unshare-user", "--die-with-parent", "--cap-drop", "ALL",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
+    if os.path.isdir("/sys/fs/cgroup"):
+        argv += ["--tmpfs", "/sys/fs/cgroup"]  # nothing to see or move out of
     for path in hide:
         if os.path.isdir(path):
             argv += ["--tmpfs", path]
@@ -127,13 +191,29 @@ class SandboxedKernelManager(AsyncKernelManager):
         if not self.connection_file and self.sandbox_rw:  # jupyter_client's default is a file in /tmp
             self.connection_file = os.path.join(self.sandbox_rw[0], f"kernel-{uuid.uuid4().hex[:8]}.json")
 
+    _cgroup: str | None = None
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if self._cgroup is not None:
+            remove_cgroup(self._cgroup)
+            self._cgroup = None
+
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
         cwd = self.sandbox_cwd or os.getcwd()
-        # RLIMIT_NPROC counts every task of the (real) user, so the cap is "what runs now + allowance".
-        nproc = user_task_count() + self.sandbox_nproc_allowance
+        nproc = self.sandbox_nproc_allowance
+        if not (self.sandbox_bwrap and per_namespace_nproc()):
+            # RLIMIT_NPROC counts every task of the real user here, so the cap is "what runs now + allowance".
+            nproc += user_task_count()
+        if os.geteuid() == 0 and self._cgroup is None:
+            self._cgroup = make_pids_cgroup(self.sandbox_nproc_allowance)
+            if self._cgroup is None:
+                self.log.warning("%s: running as root without a writable pids cgroup: no process limit",
+                                 SANDBOX_OFF_MARKER)
         prefix = sandbox_prefix(cwd, list(self.sandbox_rw), list(self.sandbox_hide), self.sandbox_memory, nproc,
-                                self.sandbox_cpu, self.sandbox_fsize, self.sandbox_tmp, use_bwrap=self.sandbox_bwrap)
+                                self.sandbox_cpu, self.sandbox_fsize, self.sandbox_tmp, use_bwrap=self.sandbox_bwrap,
+                                cgroup=self._cgroup)
         if not self.sandbox_bwrap:
             self.log.warning("%s: the kernel runs WITHOUT the bubblewrap sandbox (limits only)", SANDBOX_OFF_MARKER)
         return prefix + cmd
@@ -161,21 +241,26 @@ class SandboxedExecute(Execute):
         super().__init__(*args, **kwargs)
         self._skip: dict[int, int] = {}
         self._timed_out: set[int] = set()
+        self._partial: dict[int, list] = {}
         self._current = -1
 
     def preprocess(self, nb: NotebookNode, resources=None, km=None):
         original = copy.deepcopy(nb)
-        self._skip, self._timed_out = {}, set()
+        self._skip, self._timed_out, self._partial = {}, set(), {}
         for attempt in range(self.max_kernel_restarts + 1):
+            work = copy.deepcopy(original)
             try:
-                return super().preprocess(copy.deepcopy(original), resources, km)
-            except DeadKernelError:
+                return super().preprocess(work, resources, km)
+            except (DeadKernelError, CellTimeoutError) as exc:
+                # CellTimeoutError here means the kernel stopped answering on IOPub after an interrupt
+                # (for example a cell that forked hundreds of children): as broken as a dead kernel.
                 if attempt == self.max_kernel_restarts or self._current < 0:
                     raise
                 cell = original.cells[self._current]
                 grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", f"#{self._current}")
-                self.log.warning("%s cell=%s index=%d: re-running the notebook without it", KERNEL_DIED_MARKER,
-                                 grade_id, self._current)
+                self.log.warning("%s cell=%s index=%d (%s): re-running the notebook without it", KERNEL_DIED_MARKER,
+                                 grade_id, self._current, exc.__class__.__name__)
+                self._partial[self._current] = list(work.cells[self._current].get("outputs", []))
                 self._skip[self._current] = attempt + 1
                 for index in self._timed_out:  # a cell that already used up its timeout is not waited for again
                     self._skip.setdefault(index, -1)
@@ -187,8 +272,8 @@ class SandboxedExecute(Execute):
         if index in self._skip and cell.cell_type == "code":
             if self._skip[index] < 0:
                 cell.outputs = [NotebookNode(output_type="error", **self.error_on_timeout)]
-            else:
-                cell.outputs = [_died_output(self._skip[index])]
+            else:  # what the cell printed before its kernel broke, then why it was skipped
+                cell.outputs = [*self._partial.get(index, []), _died_output(self._skip[index])]
             cell.execution_count = None
             return cell, self.resources
         return super().preprocess_cell(cell, resources, index)

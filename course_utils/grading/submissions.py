@@ -165,9 +165,10 @@ def _similarity(ref: str, student: str, locked: bool) -> float:
 
 
 def _match_score(nb: NotebookNode, release: NotebookNode) -> float:
+    """Share of the release's cells found in ``nb`` (same id, grade id or unchanged source)."""
     ids = {c.get("id") for c in release.cells}
     gids = {nbgrader_meta(c).get("grade_id") for c in release.cells} - {None}
-    sources = {c.source.strip() for c in release.cells if nbgrader_meta(c).get("locked")}
+    sources = {c.source.strip() for c in release.cells if c.source.strip()}
     hits = sum(1 for c in nb.cells if c.get("id") in ids or nbgrader_meta(c).get("grade_id") in gids
                or c.source.strip() in sources)
     return hits / max(1, len(release.cells))
