@@ -344,6 +344,21 @@ def test_without_bubblewrap_the_run_warns_loudly_or_refuses(generated, tmp_path,
     assert "WITHOUT THE SANDBOX" in summary.text() and "OFF" in summary.sandbox
 
 
+def test_a_submission_over_its_wall_time_is_reported(generated, tmp_path):
+    """The whole-submission limit stops nbgrader itself; nothing of that student reaches the gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    course = clone(generated, tmp_path / "c")
+    submit(course, "slow", {f"{A}.ipynb": solved(generated)})
+    limits = runner.Limits(submission_timeout=3)
+    summary = runner.grade_class(course, A, limits=limits, export=None, echo=lambda line: None)
+    (outcome,) = summary.outcomes
+    assert outcome.status == "timed out" and "longer than 3 s" in outcome.problems[0]
+    assert "timed out 1" in summary.text()
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb, pytest.raises(MissingEntry):
+        gb.find_submission(A, "slow")
+
+
 def test_large_output_is_stripped_by_streaming(generated, tmp_path):
     rel = release_nb(generated)
     path = tmp_path / "big.ipynb"

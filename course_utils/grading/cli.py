@@ -80,7 +80,7 @@ def register(subparsers) -> None:
     p.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default: the course config)")
     p.add_argument("--submission-timeout", type=float, default=1800, help="seconds per submission (default 1800)")
     p.add_argument("--memory", type=parse_bytes, default=parse_bytes("6G"), help="kernel address-space limit")
-    p.add_argument("--max-procs", type=int, default=256, help="processes/threads a kernel may add")
+    p.add_argument("--max-procs", type=int, default=256, help="processes + threads per kernel (pids cgroup as root, else RLIMIT_NPROC)")
     p.add_argument("--cpu-time", type=int, default=1800, help="CPU seconds per kernel")
     p.add_argument("--sandbox", choices=["auto", "require", "off"], default="auto",
                    help="auto: bubblewrap if it works, else warn loudly; require: refuse without it")

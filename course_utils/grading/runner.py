@@ -156,8 +156,12 @@ def release_notebooks(course: Path, assignment: str) -> dict[str, nbformat.Noteb
     return out
 
 
-def hidden_paths(course: Path, extra: list[Path]) -> list[str]:
-    """Folders the student's kernel must not see: the course root, the kit's own assignment sources."""
+def hidden_paths(course: Path, extra: list[Path], skipped: list[str] | None = None) -> list[str]:
+    """Folders the student's kernel must not see: the course root, the kit's own assignment sources.
+
+    A folder that contains the Python running the kernel (or ``course_utils``) cannot be hidden; it is
+    appended to ``skipped`` so the run can warn about it.
+    """
     import course_utils
 
     kit = Path(course_utils.__file__).resolve().parents[1] / "assignments"
@@ -166,6 +170,8 @@ def hidden_paths(course: Path, extra: list[Path]) -> list[str]:
     keep = []
     for path in dict.fromkeys(candidates):
         if any(n == path or path in n.parents for n in needed):
+            if skipped is not None:
+                skipped.append(str(path))
             continue  # hiding it would hide the Python that runs the kernel
         keep.append(str(path))
     return keep
@@ -332,7 +338,12 @@ def grade_class(course: Path, assignment: str, jobs: int = 1, shard: tuple[int, 
     work.mkdir(parents=True, exist_ok=True)
     template = work / "gradebook-start.db"
     shutil.copy(course / "gradebook.db", template)
-    paths = hidden_paths(course, hide or [])
+    skipped: list[str] = []
+    paths = hidden_paths(course, hide or [], skipped)
+    for path in skipped:
+        warnings.append(f"{path} holds the Python environment or course_utils, so student kernels CAN READ it: "
+                        "move the course root (or the virtual environment) elsewhere")
+        echo(f"WARNING: {warnings[-1]}")
     echo(f"grading {len(chosen)} submissions of {assignment} with {jobs} workers; sandbox: {sandbox_text}")
     start, outcomes, lock = time.perf_counter(), [], threading.Lock()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
