@@ -7,9 +7,9 @@ started as ``sh -c 'trap "" INT; exec "$@"' bwrap ... prlimit ... python -m ipyk
 * ``bwrap --unshare-all`` (own user, network, PID, IPC, UTS and cgroup namespaces): no network
   at all, not even the host's loopback; processes die with the grader (``--die-with-parent``);
 * the file system is read-only (``--ro-bind / /``), the course root and the other hidden paths
-  are replaced by empty tmpfs mounts, and only the submission's working folder and the kernel's
-  runtime folder (connection file and ``ipc`` sockets) are bound writable; ``/tmp`` is a small
-  private tmpfs;
+  are replaced by empty read-only tmpfs mounts, and only the submission's working folder and the
+  kernel's runtime folder (connection file and ``ipc`` sockets) are bound writable; ``/tmp`` is a
+  small private tmpfs that disappears with the kernel;
 * ``prlimit`` caps the address space (memory), CPU seconds, file size and (for a normal user) the
   processes and threads; as root, whom RLIMIT_NPROC does not bind, a ``pids`` cgroup per kernel
   caps the processes and threads instead.
@@ -167,6 +167,9 @@ def sandbox_prefix(cwd: str, rw: list[str], hide: list[str], memory_bytes: int, 
             argv += ["--ro-bind", "/dev/null", path]
     for path in [cwd, *rw]:
         argv += ["--bind", path, path]
+    for path in hide:  # after the binds (their mount points live in these tmpfs): nothing can be written there
+        if os.path.isdir(path):
+            argv += ["--remount-ro", path]
     # The grader's PID does not exist in the new PID namespace: ipykernel would think its parent died and quit
     # (--die-with-parent already ends the sandbox with the grader).
     argv += ["--chdir", cwd, "--setenv", "HOME", cwd, "--setenv", "TMPDIR", "/tmp", "--unsetenv", "JPY_PARENT_PID", "--"]
