@@ -1,11 +1,13 @@
 """Whole-class autograding: serial ``nbgrader autograde`` vs ``course-utils grade --jobs 2``, one run.
 
-40 synthetic submissions of Assignment 4 (tiny mode, CPU): 22 correct, 10 partially wrong (one
-function left as the release stub), 4 crashing (2 raise in a solution cell, 2 kill their kernel) and
-4 looping (an infinite loop in one solution cell, stopped by the cell timeout). Both runs grade the
+40 synthetic submissions of Assignment 4 (tiny mode, CPU), in a repeating pattern of ten: 5 correct,
+2 partially wrong (one function left as the release stub), 2 crashing (one raises in a solution
+cell, one kills its kernel) and 1 looping (an infinite loop in a solution cell, stopped by the cell
+timeout). Both runs grade the
 same submissions in two fresh copies of one generated course:
 
-1. serial: ``nbgrader autograde assignment4 --create --force`` (one process, one kernel at a time);
+1. serial: ``nbgrader autograde assignment4 --create --force``, ``generate_feedback``, ``export``
+   (one process each, one kernel at a time);
 2. parallel: ``course-utils grade assignment4 --jobs 2`` (sandboxed kernels, autograde + feedback +
    merge per submission, export at the end).
 
@@ -56,8 +58,8 @@ def main() -> int:
     tests = tg.graded_tests(perfect)
     solutions = [tg.solution_before(perfect, t) for t in tests]
     kinds: dict[str, nbformat.NotebookNode] = {}
-    plan = ["correct"] * 22 + ["wrong"] * 10 + ["raises"] * 2 + ["dies"] * 2 + ["loops"] * 4
-    plan = (plan * (args.n // len(plan) + 1))[: args.n]
+    pattern = ["correct", "wrong", "correct", "loops", "correct", "wrong", "correct", "raises", "correct", "dies"]
+    plan = (pattern * (args.n // len(pattern) + 1))[: args.n]  # any n gets the same mix
     for k, kind in enumerate(plan):
         nb = tg.solved(base)
         target = solutions[k % len(solutions)]
@@ -76,8 +78,9 @@ def main() -> int:
             tg.submit(course, student, {f"{tg.A}.ipynb": nb})
     load_before = os.getloadavg()
     start = time.perf_counter()
-    subprocess.run([str(tg.BIN / "nbgrader"), "autograde", tg.A, "--create", "--force",
-                    f"--Execute.timeout={args.cell_timeout}"], cwd=serial, env=tg.env(), capture_output=True)
+    for step in (["autograde", tg.A, "--create", "--force", f"--Execute.timeout={args.cell_timeout}"],
+                 ["generate_feedback", tg.A], ["export", "--to", "grades.csv"]):  # the same outputs as ours
+        subprocess.run([str(tg.BIN / "nbgrader"), *step], cwd=serial, env=tg.env(), capture_output=True)
     t_serial = time.perf_counter() - start
     load_mid = os.getloadavg()
     start = time.perf_counter()
@@ -97,7 +100,11 @@ def main() -> int:
     print(f"course-utils grade --jobs 2:      {t_parallel:7.1f} s  ({t_parallel / len(kinds):5.1f} s per submission, "
           "incl. feedback and export)")
     print(f"ratio serial / parallel:          {t_serial / t_parallel:7.2f}x")
-    print(f"identical gradebook rows:         {len(same)}/{len(compared)} (kernel-death submissions excluded)")
+    print(f"identical gradebook rows:         {len(same)}/{len(compared)} (kernel-death submissions excluded)"
+          + (f"; differ: {', '.join(s for s in compared if s not in same)}" if len(same) < len(compared) else ""))
+    for student in [s for s in compared if s not in same][:3]:
+        a, b = tg.gradebook_rows(serial, student), tg.gradebook_rows(parallel, student)
+        print(f"  {student}: " + "; ".join(f"{k}: serial {a[k]} vs parallel {b.get(k)}" for k in a if a[k] != b.get(k)))
     print("load average (1, 5, 15 min): before " + " ".join(f"{x:.1f}" for x in load_before)
           + ", between " + " ".join(f"{x:.1f}" for x in load_mid)
           + ", after " + " ".join(f"{x:.1f}" for x in load_after))
