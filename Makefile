@@ -25,11 +25,13 @@ lab: $(STAMP)  ## open JupyterLab on labs/ (set COURSE_UTILS_TINY=1 to work offl
 	$(VENV)/bin/jupyter lab labs/ $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 # Debian packages the tests use: chromium for the browser tests (Playwright drives it; it cannot download
-# one) and a Korean font, without which chromium draws every Korean label as an empty box.
-APT_PACKAGES := chromium chromium-driver fonts-noto-cjk
+# one), a Korean font (without it chromium draws every Korean label as an empty box) and bubblewrap (the
+# sandbox that autograding runs each student's kernel in).
+APT_PACKAGES := chromium chromium-driver fonts-noto-cjk bubblewrap
 
-browser-deps:  ## Debian's chromium and a Korean font for the browser tests
-	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=ko | grep -q .; then \
+browser-deps:  ## Debian's chromium, a Korean font and bubblewrap for the browser and grading tests
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v bwrap >/dev/null 2>&1 \
+	    || ! fc-list :lang=ko 2>/dev/null | grep -q .; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
 	  else echo "missing: sudo apt-get install $(APT_PACKAGES) (browser tests will be skipped)"; fi; fi
 

@@ -15,7 +15,8 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-SUBCOMMAND_MODULES: list[str] = ["course_utils.space", "course_utils.zoo", "course_utils.bench.cli"]
+SUBCOMMAND_MODULES: list[str] = ["course_utils.space", "course_utils.zoo", "course_utils.bench.cli",
+                                 "course_utils.grading.cli"]
 
 API_KEY_VARS = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "HF_TOKEN"]
 
