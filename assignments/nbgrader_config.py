@@ -43,6 +43,7 @@ for _name, _value in {
 # Where JupyterHub's exchange lives when you release/collect through it (default /srv/nbgrader/exchange):
 # c.Exchange.root = "/srv/nbgrader/exchange"
 
-# nbclient's stock kernel client can wait out a whole cell timeout on a cell that displays widgets (an
-# interact or Output widget): see course_utils/nbexec.py for the cause. This client polls in short slices.
-c.Execute.kernel_manager_class = "course_utils.nbexec.ShellSafeKernelManager"
+# Do not set Execute.kernel_manager_class here: `course-utils grade` runs each kernel through its own
+# sandboxed kernel manager, and a kernel manager class set in this file replaces it (the kernels then run
+# unsandboxed; tests/test_grading.py caught that). The sandboxed manager already uses the kernel client of
+# course_utils/nbexec.py, which cannot wait out a whole cell timeout on a widget cell.

@@ -16,7 +16,9 @@ Public reports of the same thing: jupyter/nbclient issue 312 and PR 311 (open, r
 The fix here is on the client side and uses jupyter_client's own extension points: a kernel client
 whose channels never wait in one long ``poll``, but in short slices, so a lost wake-up costs at most
 one slice (pyzmq re-checks the socket's events when a poll times out). The kernel manager class can
-be given to nbclient, nbconvert (``--ExecutePreprocessor.kernel_manager_class``) and nbgrader.
+be given to nbclient and nbconvert (``--ExecutePreprocessor.kernel_manager_class``); the sandboxed
+kernel manager of ``course-utils grade`` (``course_utils.grading.sandbox``) subclasses it. Do not set it
+in nbgrader_config.py: a kernel manager class configured there replaces the sandboxed one.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "assignments"
 A = "assignment4"
 BIN = Path(sys.executable).parent
-CELL_TIMEOUT = 25
+CELL_TIMEOUT = 40
 SERIAL = ("perfect", "wrong", "crashy")
 
 
@@ -157,12 +157,9 @@ try:
 except MemoryError:
     _report["memory"] = "MemoryError"
 _kids = 0
-try:
+try:  # posix_spawn, not fork: a fork of this big kernel costs its page tables, slow on a busy machine
     for _ in range(400):
-        if _os.fork() == 0:
-            import time as _t
-            _t.sleep(15)
-            _os._exit(0)
+        _os.posix_spawn("/bin/sleep", ["sleep", "15"], dict(_os.environ))
         _kids += 1
     _report["fork"] = "OK"
 except OSError as _e:

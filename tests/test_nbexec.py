@@ -58,11 +58,16 @@ def test_the_kernel_manager_hands_out_the_sliced_client():
         assert getattr(client, f"{name}_channel_class") is nbexec.SlicedPollChannel
 
 
-def test_nbgrader_autograding_uses_it():
+def test_the_grading_sandbox_uses_it_and_the_course_config_does_not_replace_the_sandbox():
+    """`course-utils grade` kernels poll in slices; nbgrader_config.py must not set a kernel manager class
+    (one set there replaces the sandboxed manager and the kernels run unsandboxed)."""
     from nbrun import ROOT
 
+    from course_utils.grading.sandbox import SandboxedKernelManager
+
+    assert issubclass(SandboxedKernelManager, nbexec.ShellSafeKernelManager)
     config = (ROOT / "assignments" / "nbgrader_config.py").read_text()
-    assert 'c.Execute.kernel_manager_class = "course_utils.nbexec.ShellSafeKernelManager"' in config
+    assert not [line for line in config.splitlines() if line.startswith("c.Execute.kernel_manager_class")]
 
 
 @pytest.mark.timeout(600)

@@ -31,11 +31,12 @@ import time
 import uuid
 from pathlib import Path
 
-from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, List, Unicode
+
+from ..nbexec import ShellSafeKernelManager
 
 KERNEL_DIED_MARKER = "COURSE_UTILS_KERNEL_DIED"
 SANDBOX_OFF_MARKER = "COURSE_UTILS_SANDBOX_OFF"
@@ -176,8 +177,11 @@ def sandbox_prefix(cwd: str, rw: list[str], hide: list[str], memory_bytes: int, 
     return argv + limits
 
 
-class SandboxedKernelManager(AsyncKernelManager):
-    """An ``AsyncKernelManager`` whose kernel command runs inside :func:`sandbox_prefix`."""
+class SandboxedKernelManager(ShellSafeKernelManager):
+    """An ``AsyncKernelManager`` whose kernel command runs inside :func:`sandbox_prefix`.
+
+    Its client polls in short slices (:mod:`course_utils.nbexec`), like the course's plain nbgrader runs.
+    """
 
     sandbox_bwrap = Bool(True, help="Wrap the kernel in bubblewrap (False: limits only).").tag(config=True)
     sandbox_cwd = Unicode("", help="The kernel's working folder (writable).").tag(config=True)
