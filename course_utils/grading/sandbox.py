@@ -134,6 +134,18 @@ def remove_cgroup(path: str, wait_s: float = 3.0) -> None:
             time.sleep(0.1)
 
 
+def _kernel_paths_under_tmp() -> list[str]:
+    """The Python installation and the kit's checkout when they live under /tmp (hidden by the private /tmp)."""
+    import sys
+
+    import course_utils
+
+    paths = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+             str(Path(course_utils.__file__).resolve().parents[1])}
+    under = sorted(p for p in paths if p.startswith("/tmp/"))
+    return [p for p in under if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in under)]
+
+
 def sandbox_prefix(cwd: str, rw: list[str], hide: list[str], memory_bytes: int, nproc: int, cpu_seconds: int,
                    file_bytes: int, tmp_bytes: int, use_bwrap: bool = True, cgroup: str | None = None) -> list[str]:
     """The argv that goes in front of the kernel's own command.
@@ -159,6 +171,8 @@ def sandbox_prefix(cwd: str, rw: list[str], hide: list[str], memory_bytes: int, 
     argv = ["/bin/sh", "-c", join + 'trap "" INT; exec "$@"', "sh", shutil.which("bwrap") or "bwrap",
             "--unshare-all", "--unshare-user", "--die-with-parent", "--cap-drop", "ALL",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
+    for path in _kernel_paths_under_tmp():  # a venv or checkout under /tmp must stay visible to the kernel
+        argv += ["--ro-bind", path, path]
     if os.path.isdir("/sys/fs/cgroup"):
         argv += ["--tmpfs", "/sys/fs/cgroup"]  # nothing to see or move out of
     for path in hide:
