@@ -71,7 +71,7 @@ def bench_concept(args: argparse.Namespace) -> None:
     if args.full_random:
         import transformers as tf
 
-        from course_utils.concept import tiny_sam3
+        from course_utils.tiny.sam3 import tiny_sam3
 
         torch.manual_seed(0)
         _, processor = tiny_sam3()

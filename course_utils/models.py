@@ -30,6 +30,7 @@ from torch import nn
 
 from .images import load_image
 from .model_facts import MODEL_FACTS
+from .tiny import NOTE as RANDOM_WEIGHTS_NOTE, TINY_ENV, enabled as is_tiny, is_random, mark as mark_random_weights
 
 __all__ = [
     "ModelSpec", "LoadedModel", "REGISTRY", "WeightsUnavailableError", "ChecksumError",
@@ -39,10 +40,8 @@ __all__ = [
     "GatedModelError", "load_dinov3", "load_sam3",
 ]
 
-TINY_ENV = "COURSE_UTILS_TINY"
 CACHE_ENV = "COURSE_UTILS_CACHE"
 DEVICE_ENV = "COURSE_UTILS_DEVICE"
-RANDOM_WEIGHTS_NOTE = "RANDOM WEIGHTS (tiny mode): outputs are not those of a trained model"
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -218,20 +217,6 @@ def get_spec(name: str) -> ModelSpec:
 
 
 # --------------------------------------------------------------------------- environment
-
-
-def is_tiny(tiny: bool | None = None) -> bool:
-    """Tiny mode is on if ``tiny`` is True, or ``tiny`` is None and ``COURSE_UTILS_TINY`` is set."""
-    if tiny is not None:
-        return bool(tiny)
-    return os.environ.get(TINY_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
-
-
-def is_random(model: Any) -> bool:
-    """True if ``model`` (or a :class:`LoadedModel`) is a tiny randomly initialised model."""
-    if isinstance(model, LoadedModel):
-        return model.tiny
-    return bool(getattr(model, "_course_utils_tiny", False))
 
 
 def get_device(device: str | torch.device | None = None) -> torch.device:
@@ -558,7 +543,7 @@ class LoadedModel:
         model: The ``nn.Module`` in eval mode on ``device``.
         preprocess: Image -> input tensor (``None`` for SAM: ``SamPredictor`` does its own).
         spec: The registry entry.
-        tiny: True when the weights are random (tiny mode).
+        random_weights: True when the weights are random (tiny mode); ``tiny`` is the same flag.
         device: Where the model lives.
         processor: The HF processor for transformers models (tokenizer + image processor).
     """
@@ -566,7 +551,7 @@ class LoadedModel:
     model: nn.Module
     preprocess: ImagePreprocess | None
     spec: ModelSpec
-    tiny: bool
+    random_weights: bool
     device: torch.device
     processor: Any = None
 
@@ -577,6 +562,11 @@ class LoadedModel:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def tiny(self) -> bool:
+        """The same as ``random_weights`` (the name the labs use)."""
+        return self.random_weights
 
     @property
     def weights_note(self) -> str:
@@ -599,7 +589,7 @@ def _announce_tiny(spec: ModelSpec, model: nn.Module) -> None:
 def _finish(model: nn.Module, spec: ModelSpec, tiny: bool, device: torch.device,
             preprocess: ImagePreprocess | None, processor: Any = None) -> LoadedModel:
     model.eval().to(device)
-    model._course_utils_tiny = tiny  # type: ignore[attr-defined]
+    mark_random_weights(model, tiny)
     model._course_utils_name = spec.name  # type: ignore[attr-defined]
     if tiny:
         _announce_tiny(spec, model)
@@ -639,12 +629,12 @@ def _tiny_hf(spec: ModelSpec) -> tuple[nn.Module, Any]:
                                          image_std=[0.229, 0.224, 0.225], do_convert_rgb=True)
         return tf.Dinov2Model(config), processor
     if spec.arch == "Sam3Model":
-        from .concept import tiny_sam3  # small Sam3Config + offline tokenizer
+        from .tiny.sam3 import tiny_sam3  # small Sam3Config + offline tokenizer
 
         return tiny_sam3()
     if spec.arch in ("BlipForConditionalGeneration", "BlipForQuestionAnswering", "Blip2ForConditionalGeneration",
                      "LlavaForConditionalGeneration"):
-        from .bench.tiny_models import tiny_model  # word-level tokenizer built offline
+        from .tiny.vlm import tiny_model  # word-level tokenizer built offline
 
         return tiny_model(spec.arch)
     raise NotImplementedError(f"No tiny variant for {spec.name}; tiny captioning/VQA models exist for the BLIP, "
@@ -844,7 +834,7 @@ def _load_vlm(name: str, families: tuple[str, ...], loader: str, tiny: bool | No
                             "for load_in_8bit.") from exc
     if load_in_8bit:
         model.eval()
-        model._course_utils_tiny = False  # type: ignore[attr-defined]
+        mark_random_weights(model, False)
         return LoadedModel(model, None, spec, False, dev, processor)
     return _finish(model, spec, False, dev, None, processor)
 

@@ -36,6 +36,7 @@ from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 
 from .images import load_image
 from .models import RANDOM_WEIGHTS_NOTE, REGISTRY, LoadedModel, cache_dir
+from .tiny import is_random
 
 __all__ = [
     "SamSession", "SamPrediction", "EmbeddingCache", "auto_masks", "AUTO_PRESETS", "profile_parts",
@@ -88,7 +89,7 @@ def model_fingerprint(model: Any) -> str:
     enc = sam.image_encoder
     dtype = str(next(sam.parameters()).dtype).replace("torch.", "")
     arch = f"d{enc.patch_embed.proj.out_channels}x{len(enc.blocks)}-s{enc.img_size}-{dtype}"
-    tiny = loaded.tiny if loaded is not None else bool(getattr(sam, "_course_utils_tiny", False))
+    tiny = loaded.tiny if loaded is not None else is_random(sam)
     name = loaded.spec.name if loaded is not None else getattr(sam, "_course_utils_name", None)
     spec = REGISTRY.get(name) if name else None
     if spec is not None and spec.sha256 and not tiny:
@@ -316,7 +317,7 @@ class SamSession:
         """True when the model has random weights (tiny mode)."""
         if self.loaded is not None:
             return self.loaded.tiny
-        return bool(getattr(self.model, "_course_utils_tiny", False))
+        return is_random(self.model)
 
     @property
     def weights_note(self) -> str:

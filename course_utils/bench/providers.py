@@ -625,7 +625,7 @@ class TransformersProvider(Provider):
         import torch
         from PIL import Image
 
-        from .tiny_models import tiny_generate_kwargs
+        from ..tiny.vlm import tiny_generate_kwargs
 
         lm = self.load()
         images = [Image.open(io.BytesIO(r.image)).convert("RGB") for r in requests]

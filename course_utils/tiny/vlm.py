@@ -16,16 +16,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["tiny_blip", "tiny_blip2", "tiny_llava", "tiny_model", "tiny_blip_tokenizer", "tiny_generate_kwargs",
-           "TINY_GENERATE_KWARGS"]
+__all__ = ["tiny_blip", "tiny_blip2", "tiny_llava", "tiny_model", "tiny_blip_tokenizer", "tiny_generate_kwargs"]
 
 _SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]
 _EXTRA_WORDS = "a an the is are this that what how many color picture photo of on in with and there".split()
-
-#: Generation settings that keep random tiny BLIP models from emitting only special tokens.
-TINY_GENERATE_KWARGS: dict[str, Any] = {"min_new_tokens": 2,
-                                        "bad_words_ids": [[i] for i in (0, 1, 2, 4, 5)]}
-
 
 @lru_cache(maxsize=1)
 def _vocabulary() -> tuple[str, ...]:
