@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # matplotlib version points at missing font files and floods figures with findfont warnings.
 export MPLCONFIGDIR ?= $(abspath $(VENV))/mplconfig
 
-.PHONY: lab test install browser-deps lint release mutation slides clean
+.PHONY: lab test install browser-deps slides-deps lint release mutation slides clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,12 @@ browser-deps:  ## Debian's chromium, a Korean font and bubblewrap for the browse
 # so that one worker builds it once.
 JOBS ?= 2
 
-test: $(STAMP) browser-deps  ## install everything and run the whole test suite (what CI runs)
+# reveal.js, KaTeX and the Korean font for the slides, from the npm registry (pinned by package-lock.json);
+# installed before the tests start rather than inside a loaded test run.
+slides-deps: $(STAMP)  ## the slides' npm packages into slides/node_modules
+	$(PY) -c "import runpy; runpy.run_path('slides/build.py')['ensure_node_modules']()"
+
+test: $(STAMP) browser-deps slides-deps  ## install everything and run the whole test suite (what CI runs)
 	COURSE_UTILS_TINY=1 $(PY) -m pytest -n $(JOBS) --dist loadgroup
 
 lint: $(STAMP)

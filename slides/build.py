@@ -64,20 +64,37 @@ def slide_count(notebook: Path = NOTEBOOK) -> int:
                for cell in nb["cells"])
 
 
-def ensure_node_modules() -> None:
-    """Install the pinned npm packages when slides/node_modules is missing or incomplete."""
+class MissingToolError(RuntimeError):
+    """A tool or package the build needs (npm packages, Chromium) is missing; the message names the fix."""
+
+
+def ensure_node_modules(attempts: int = 2) -> None:
+    """Install the pinned npm packages when slides/node_modules is missing or incomplete.
+
+    npm can exit 0 and still leave files out (its tar extraction logs ``TAR_ENTRY_ERROR ENOENT`` and goes
+    on: npm/cli issue 4140, open when read on 2026-12-01; seen here on a loaded machine). So the result is
+    checked, and an incomplete install is deleted and installed once more before giving up.
+    """
     needed = [NODE_MODULES / src for src, _ in ASSETS]
     if all(p.exists() for p in needed):
         return
     npm = shutil.which("npm")
     if npm is None:
-        raise SystemExit("npm is missing: install Node.js (e.g. `apt-get install nodejs npm`) so that the build "
-                         "can fetch reveal.js, KaTeX and the font from the npm registry.")
-    log("installing reveal.js, KaTeX and Nanum Gothic with `npm ci` ...")
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE, check=True)
-    missing = [str(p) for p in needed if not p.exists()]
-    if missing:
-        raise SystemExit(f"`npm ci` finished but these files are missing: {missing}")
+        raise MissingToolError("npm is missing: install Node.js (e.g. `apt-get install nodejs npm`) so that the build "
+                          "can fetch reveal.js, KaTeX and the font from the npm registry.")
+    problem = ""
+    for attempt in range(1, attempts + 1):
+        if NODE_MODULES.exists():
+            shutil.rmtree(NODE_MODULES)  # npm ci's own removal fails on a half-extracted tree (ENOTEMPTY)
+        log(f"installing reveal.js, KaTeX and Nanum Gothic with `npm ci` (attempt {attempt} of {attempts}) ...")
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE)
+        missing = [str(p.relative_to(HERE)) for p in needed if not p.exists()]
+        if done.returncode == 0 and not missing:
+            return
+        problem = f"exit code {done.returncode}" + (f", missing {missing}" if missing else "")
+        log(f"`npm ci` did not install everything ({problem})")
+    raise MissingToolError(f"`npm ci` in {HERE} failed {attempts} times ({problem}). Check the network access to the npm "
+                      "registry, then run `make slides-deps` (or `cd slides && npm ci`) again.")
 
 
 def execute_notebook(timeout: int = 300):
@@ -167,7 +184,7 @@ def render_pdf(html: Path, pdf: Path, screenshots: Path | None = None) -> None:
 
     executable = CHROMIUM_EXECUTABLE()
     if not Path(executable).exists():
-        raise SystemExit(f"Chromium not found at {executable}: `apt-get install chromium` (or `make browser-deps`), "
+        raise MissingToolError(f"Chromium not found at {executable}: `apt-get install chromium` (or `make browser-deps`), "
                          "set CHROMIUM=/path/to/chromium, or build with --no-pdf.")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
@@ -218,7 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--screenshots", action="store_true", help="also save one PNG per slide in build/screens")
     parser.add_argument("--out", type=Path, default=BUILD, help="output directory (default slides/build)")
     args = parser.parse_args(argv)
-    build(pdf=not args.no_pdf, screenshots=args.screenshots, out=args.out)
+    try:
+        build(pdf=not args.no_pdf, screenshots=args.screenshots, out=args.out)
+    except MissingToolError as exc:
+        print(f"[slides] {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -127,3 +127,39 @@ def test_pdf_has_one_page_per_slide(built, build_module):
     pdf = built["pdf"]
     assert pdf.is_file() and pdf.stat().st_size > 50_000
     assert _pdf_pages(pdf) >= build_module.slide_count()
+
+
+def _fake_npm(folder: Path, script: str) -> Path:
+    """An ``npm`` on PATH that runs ``script`` (sh) in its working folder and counts its calls."""
+    npm = folder / "bin" / "npm"
+    npm.parent.mkdir()
+    npm.write_text(f"#!/bin/sh\necho x >> {folder / 'calls'}\n{script}\n")
+    npm.chmod(0o755)
+    return npm
+
+
+@pytest.mark.parametrize("script, calls, ok", [
+    # npm exits 0 but leaves a file out (npm/cli issue 4140), the second install is complete
+    ('mkdir -p node_modules/pkg; [ -s ../calls2 ] && touch node_modules/pkg/b; echo x >> ../calls2; touch node_modules/pkg/a',
+     2, True),
+    ("mkdir -p node_modules/pkg; touch node_modules/pkg/a", 2, False),  # never complete: a clear error
+    ("mkdir -p node_modules/pkg/leftover; exit 1", 2, False),  # npm fails twice: a clear error
+])
+def test_npm_install_is_checked_and_retried_once(build_module, tmp_path, monkeypatch, script, calls, ok):
+    here = tmp_path / "slides"
+    here.mkdir()
+    npm = _fake_npm(tmp_path, script.replace("../calls2", str(tmp_path / "calls2")))
+    monkeypatch.setenv("PATH", f"{npm.parent}:/usr/bin:/bin")
+    monkeypatch.setattr(build_module, "HERE", here)
+    monkeypatch.setattr(build_module, "NODE_MODULES", here / "node_modules")
+    monkeypatch.setattr(build_module, "ASSETS", [("pkg/a", "a"), ("pkg/b", "b")])
+    if ok:
+        build_module.ensure_node_modules()
+        assert (here / "node_modules" / "pkg" / "b").exists()
+    else:
+        with pytest.raises(build_module.MissingToolError, match="failed 2 times.*make slides-deps"):
+            build_module.ensure_node_modules()
+    assert len((tmp_path / "calls").read_text().split()) == calls
+    if ok:
+        build_module.ensure_node_modules()  # complete: no further npm call
+        assert len((tmp_path / "calls").read_text().split()) == calls

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["TINY_ENV", "NOTE", "SHORT_NOTE", "enabled", "mark", "is_random", "stamp"]
@@ -35,7 +35,7 @@ NOTE = "RANDOM WEIGHTS (tiny mode): outputs are not those of a trained model"
 SHORT_NOTE = "RANDOM WEIGHTS (tiny mode)"
 
 _OFF = ("", "0", "false", "no", "off")
-_random_modules: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_random_modules: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def enabled(tiny: bool | None = None) -> bool:
