@@ -16,7 +16,12 @@ import pytest
 import torch
 
 from course_utils import cli, models
-from course_utils.models import WeightsLoadError, WeightsUnavailableError, choose_weight_pattern, load_captioner
+from course_utils.models import (
+    WeightsLoadError,
+    WeightsUnavailableError,
+    choose_weight_pattern,
+    load_captioner,
+)
 
 REVISION = "89abcdef0123456789abcdef0123456789abcdef"
 
