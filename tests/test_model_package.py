@@ -132,3 +132,23 @@ def test_tiny_timm_kwargs_keep_heads_and_shrink_width():
         full = timm.create_model(spec.arch, pretrained=False)
     assert len(tiny.blocks) == len(full.blocks) and tiny.patch_embed.grid_size == full.patch_embed.grid_size
     assert tiny.blocks[0].attn.num_heads == full.blocks[0].attn.num_heads == 12
+
+
+def test_at_input_size_is_timms_transform_at_that_size():
+    """Oracle: timm's own create_transform(resolve_data_config(input_size=...)) on a real photo."""
+    import torch
+    from PIL import Image
+    from timm.data import create_transform, resolve_data_config
+
+    from course_utils.images import sample_image
+    from course_utils.models import at_input_size, load_dinov2
+
+    loaded = load_dinov2("dinov2_vits14", tiny=True)
+    assert at_input_size(loaded.model, loaded.preprocess, None) is loaded.preprocess
+    assert at_input_size(loaded.model, loaded.preprocess, loaded.preprocess.input_size) is loaded.preprocess
+    moved = at_input_size(loaded.model, loaded.preprocess, (112, 168))
+    image = sample_image("chelsea")
+    oracle = create_transform(**resolve_data_config({"input_size": (3, 112, 168)}, model=loaded.model))
+    expected = oracle(Image.fromarray(image))
+    assert moved.input_size == (112, 168) and expected.shape == (3, 112, 168)
+    torch.testing.assert_close(moved(image), expected)

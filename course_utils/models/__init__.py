@@ -53,7 +53,13 @@ from .loaders import (  # noqa: F401
     load_sam3,
     load_vit,
 )
-from .preprocess import ImagePreprocess, _hf_preprocess, _timm_preprocess, to_numpy_image  # noqa: F401
+from .preprocess import (  # noqa: F401
+    ImagePreprocess,
+    _hf_preprocess,
+    _timm_preprocess,
+    at_input_size,
+    to_numpy_image,
+)
 from .registry import REGISTRY, ModelSpec, get_spec, model_table, register_model
 from .vlm import load_captioner, load_vqa
 
@@ -64,6 +70,6 @@ __all__ = [
     "choose_weight_pattern", "weight_files_in",
     "GatedModelError", "load_dinov3", "load_sam3",
     "get_spec", "model_table", "describe_cache", "download_url", "verify_file", "ImagePreprocess",
-    "to_numpy_image", "build_sam_architecture", "load_captioner", "load_vqa", "RANDOM_WEIGHTS_NOTE", "TINY_ENV",
+    "to_numpy_image", "at_input_size", "build_sam_architecture", "load_captioner", "load_vqa", "RANDOM_WEIGHTS_NOTE", "TINY_ENV",
     "CACHE_ENV", "DEVICE_ENV", "mark_random_weights",
 ]

@@ -1,8 +1,8 @@
 """Preprocessing: images in, normalised model input tensors out, read from each model's own config.
 
-The one place where preprocessing is built: from timm's pretrained data config (:func:`_timm_preprocess`)
-or from a transformers image processor (:func:`_hf_preprocess`); :func:`to_numpy_image` undoes the
-normalisation to show what the model saw.
+The one place where preprocessing is built: from timm's pretrained data config (:func:`_timm_preprocess`),
+rebuilt at the input size a model needs (:func:`at_input_size`), or from a transformers image processor
+(:func:`_hf_preprocess`); :func:`to_numpy_image` undoes the normalisation to show what the model saw.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torch import nn
 
 from ..images import load_image
 
-__all__ = ["ImagePreprocess", "to_numpy_image"]
+__all__ = ["ImagePreprocess", "at_input_size", "to_numpy_image"]
 
 
 class ImagePreprocess:
@@ -62,6 +62,30 @@ def _timm_preprocess(model: nn.Module) -> ImagePreprocess:
         # The model was built at another resolution than its pretrained config (DINOv2 at 224).
         config = resolve_data_config({"input_size": (3, *img_size)}, model=model)
     return ImagePreprocess(create_transform(**config), config)
+
+
+_TIMM_KEYS = ("input_size", "interpolation", "mean", "std", "crop_pct", "crop_mode")
+
+
+def at_input_size(model: nn.Module, preprocess: ImagePreprocess | None,
+                  input_size: tuple[int, int] | None) -> ImagePreprocess:
+    """``preprocess`` at another input size: timm's eval transform rebuilt from its config (the model's
+    pretrained data config when ``preprocess`` is None). Returned unchanged when it already has that size,
+    or when ``input_size`` is None (a model that takes any size).
+
+    Args:
+        model: The model (read for its data config when ``preprocess`` is None).
+        preprocess: The loader's preprocessing, or None.
+        input_size: (H, W) the model needs, or None.
+    """
+    if preprocess is not None and (input_size is None or tuple(preprocess.input_size) == tuple(input_size)):
+        return preprocess
+    from timm.data import create_transform, resolve_data_config
+
+    config = dict(preprocess.config) if preprocess is not None else resolve_data_config({}, model=model)
+    if input_size is not None:
+        config["input_size"] = (3, *input_size)
+    return ImagePreprocess(create_transform(**{k: config[k] for k in _TIMM_KEYS if k in config}), config)
 
 
 def _hf_preprocess(processor: Any) -> ImagePreprocess:
