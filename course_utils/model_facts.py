@@ -114,9 +114,9 @@ MODEL_FACTS["sam3"] = {
                     "(accept the licence on the model page, then log in with a token)",
     "facts_source": f"{_HF}api/models/facebook/sam3 (gated: manual); file names from the "
                     "AEmotionStudio/sam3 mirror's README (unverified)"}
-# SAM 2.1 and EdgeTAM through transformers (course_utils.sam2_models). Licence and gating were read on the model pages
-# (facebook/sam2.1-hiera-tiny; EdgeTAM through the t3ta/EdgeTAM-hf mirror card of yonigozlan/EdgeTAM-hf); the
-# weight file names of these repositories were not read, so they are marked unverified.
+# SAM 2.1 and EdgeTAM through transformers (course_utils.sam2_models). Licence and gating were read on the
+# model pages (facebook/sam2.1-hiera-tiny; EdgeTAM through the t3ta/EdgeTAM-hf mirror card of
+# yonigozlan/EdgeTAM-hf); the weight file names of these repositories were not read, so they are marked unverified.
 _SAM2_NOTE = "weight file names not read (transformers-format safetensors assumed next to the official .pt)"
 MODEL_FACTS["sam2.1_hiera_tiny"] = {
     "weight_files": ("model.safetensors", "sam2.1_hiera_tiny.pt"), "gated": False, "licence": _APACHE,

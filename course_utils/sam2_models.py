@@ -9,9 +9,10 @@ share the same weight files on the hub:
   promptable model that :class:`course_utils.sam.SamSession` drives on a CPU.
 
 Tiny mode builds the same classes from the small settings in :mod:`course_utils.tiny.sam2` (narrow Hiera /
-RepViT widths, 256 px input) with random weights and says so, like every other loader of the kit. :func:`full_config` returns the published
-architecture's config (what the hub's ``config.json`` holds), so the tests can count parameters on the
-meta device and the benchmark can time full-size random models without any download.
+RepViT widths, 256 px input) with random weights and says so, like every other loader of the kit.
+:func:`full_config` returns the published architecture's config (what the hub's ``config.json`` holds), so
+the tests can count parameters on the meta device and the benchmark can time full-size random models without
+any download.
 """
 
 from __future__ import annotations

@@ -70,6 +70,6 @@ __all__ = [
     "choose_weight_pattern", "weight_files_in",
     "GatedModelError", "load_dinov3", "load_sam3",
     "get_spec", "model_table", "describe_cache", "download_url", "verify_file", "ImagePreprocess",
-    "to_numpy_image", "at_input_size", "build_sam_architecture", "load_captioner", "load_vqa", "RANDOM_WEIGHTS_NOTE", "TINY_ENV",
-    "CACHE_ENV", "DEVICE_ENV", "mark_random_weights",
+    "to_numpy_image", "at_input_size", "build_sam_architecture", "load_captioner", "load_vqa",
+    "RANDOM_WEIGHTS_NOTE", "TINY_ENV", "CACHE_ENV", "DEVICE_ENV", "mark_random_weights",
 ]
