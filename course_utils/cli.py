@@ -39,7 +39,7 @@ def _version(module: str) -> str:
 
 def doctor(args: argparse.Namespace) -> int:
     """Print what this machine can do for the week's labs; never prints secret values."""
-    from . import models
+    from . import models, tiny
 
     ok = True
     print(f"Python        {platform.python_version()} ({sys.executable})")
@@ -81,7 +81,7 @@ def doctor(args: argparse.Namespace) -> int:
         print("widgets       jupyterlab_widgets installed (ipywidgets render in JupyterLab 4)")
     except ImportError:
         print("widgets       jupyterlab_widgets missing: pip install 'course_utils[lab]'")
-    print(f"tiny mode     {'ON' if models.is_tiny() else 'off'} ({models.TINY_ENV})")
+    print(f"tiny mode     {'ON' if tiny.enabled() else 'off'} ({tiny.TINY_ENV})")
     cache = models.describe_cache()
     print(f"cache         {cache['path']} ({_fmt_bytes(cache['total_bytes'])} in {len(cache['files'])} files)")
     for rel, size in cache["files"]:
@@ -113,7 +113,7 @@ def fetch_weights(args: argparse.Namespace) -> int:
     failed = 0
     for name in names:
         try:
-            path = models.fetch_weights(name)
+            path = models.fetch_weights(name, progress=not args.no_progress)
             weights = models.weight_files_in(path) if path.is_dir() else [path]
             print(f"OK   {name:<20} {path} ({', '.join(w.name for w in weights)})")
         except Exception as exc:  # noqa: BLE001 - report and continue with the next model
@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fetch-weights", help="download pretrained weights into the cache")
     p.add_argument("names", nargs="*", help="registry names (see `course-utils fetch-weights`)")
     p.add_argument("--all", action="store_true", help="every model of the week (about 40 GB)")
+    p.add_argument("--no-progress", action="store_true", help="no download progress bars (logs, CI)")
     p.set_defaults(func=fetch_weights)
     for module in SUBCOMMAND_MODULES:
         importlib.import_module(module).register(sub)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+from .tiny import TINY_ENV
+
 __all__ = ["is_access_refused", "gated_message", "model_page", "token_source"]
 
 HUB_URL = "https://huggingface.co"
@@ -85,5 +87,5 @@ def gated_message(name: str, repo: str, licence: str, exc: BaseException | None 
         "       huggingface-cli login   or   hf auth login  (saved once per machine)\n"
         "       Colab: the key icon (Secrets) -> add HF_TOKEN, switch on 'Notebook access', restart the runtime;\n"
         f"  3. run `course-utils fetch-weights {name}` again (or re-run the cell).\n"
-        "Meanwhile tiny mode (COURSE_UTILS_TINY=1, or tiny=True) runs the same code on random weights."
+        f"Meanwhile tiny mode ({TINY_ENV}=1, or tiny=True) runs the same code on random weights."
     )

@@ -1,7 +1,7 @@
 """What each registry model's repository holds, its gating and its licence: read, with source and date.
 
 Facts about the outside world live here as data (one dict per registry name) and are merged into
-:data:`course_utils.models.REGISTRY` by ``models.py``. Each entry records:
+:data:`course_utils.models.REGISTRY` by :mod:`course_utils.models.registry`. Each entry records:
 
 - ``weight_files``: the weight files the repository's main branch holds (the loader downloads
   safetensors when there are any, else ``pytorch_model*.bin``, loaded with ``weights_only=True``);
@@ -114,9 +114,9 @@ MODEL_FACTS["sam3"] = {
                     "(accept the licence on the model page, then log in with a token)",
     "facts_source": f"{_HF}api/models/facebook/sam3 (gated: manual); file names from the "
                     "AEmotionStudio/sam3 mirror's README (unverified)"}
-# SAM 2.1 and EdgeTAM through transformers (issue 13). Licence and gating were read on the model pages
-# (facebook/sam2.1-hiera-tiny; EdgeTAM through the t3ta/EdgeTAM-hf mirror card of yonigozlan/EdgeTAM-hf); the
-# weight file names of these repositories were not read, so they are marked unverified.
+# SAM 2.1 and EdgeTAM through transformers (course_utils.sam2_models). Licence and gating were read on the
+# model pages (facebook/sam2.1-hiera-tiny; EdgeTAM through the t3ta/EdgeTAM-hf mirror card of
+# yonigozlan/EdgeTAM-hf); the weight file names of these repositories were not read, so they are marked unverified.
 _SAM2_NOTE = "weight file names not read (transformers-format safetensors assumed next to the official .pt)"
 MODEL_FACTS["sam2.1_hiera_tiny"] = {
     "weight_files": ("model.safetensors", "sam2.1_hiera_tiny.pt"), "gated": False, "licence": _APACHE,

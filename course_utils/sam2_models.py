@@ -8,10 +8,11 @@ share the same weight files on the hub:
 * :func:`load_sam2_image` -> ``Sam2Model`` / ``EdgeTamModel`` plus ``Sam2Processor``, the single-image
   promptable model that :class:`course_utils.sam.SamSession` drives on a CPU.
 
-Tiny mode builds the same classes from small configs (narrow Hiera / RepViT widths, 256 px input) with
-random weights and says so, like every other loader of the kit. :func:`full_config` returns the published
-architecture's config (what the hub's ``config.json`` holds), so the tests can count parameters on the
-meta device and the benchmark can time full-size random models without any download.
+Tiny mode builds the same classes from the small settings in :mod:`course_utils.tiny.sam2` (narrow Hiera /
+RepViT widths, 256 px input) with random weights and says so, like every other loader of the kit.
+:func:`full_config` returns the published architecture's config (what the hub's ``config.json`` holds), so
+the tests can count parameters on the meta device and the benchmark can time full-size random models without
+any download.
 """
 
 from __future__ import annotations
@@ -21,16 +22,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from .models import (
-    REGISTRY,
-    ChecksumError,
-    LoadedModel,
-    _finish,
-    _local_weight_file,
-    get_device,
-    get_spec,
-    is_tiny,
-)
+from .models.downloads import _local_weight_file
+from .models.env import get_device
+from .models.errors import WeightsLoadError
+from .models.loaders import LoadedModel, _family_spec, _finish
+from .tiny import enabled as is_tiny
+from .tiny import sam2 as tiny_sam2
 
 __all__ = ["full_config", "tiny_config", "build_sam2", "load_sam2_video", "load_sam2_image", "SAM2_NAMES",
            "processor_for"]
@@ -38,7 +35,7 @@ __all__ = ["full_config", "tiny_config", "build_sam2", "load_sam2_video", "load_
 #: The registry entries this module loads.
 SAM2_NAMES = ("sam2.1_hiera_tiny", "sam2.1_hiera_small", "edgetam")
 
-_TINY_SIZE = 256  # tiny models see 256 x 256 inputs (the published ones 1024 x 1024)
+_TINY_SIZE = tiny_sam2.SIZE  # tiny models see 256 x 256 inputs (the published ones 1024 x 1024)
 
 
 def _hiera(blocks: list[int], global_blocks: list[int]) -> dict[str, Any]:
@@ -59,26 +56,21 @@ def _vision_config(name: str, tiny: bool) -> Any:
     import transformers as tf
 
     arch = _ARCH[name]
-    size = _TINY_SIZE if tiny else 1024
+    size = tiny_sam2.SIZE if tiny else 1024
     feats = [[size // 4, size // 4], [size // 8, size // 8], [size // 16, size // 16]]
-    fpn = 128 if tiny else 256  # > 64: transformers hard-wires a 64-wide memory and splits pointers by it
+    fpn = tiny_sam2.FPN_HIDDEN if tiny else 256
     if "timm" in arch:
         # EdgeTamVisionConfig's default backbone kwargs do not reach TimmWrapperConfig (its default would
         # be resnet50), so the RepViT backbone is spelled out, as in the hub's config.json.
-        backbone = tf.TimmWrapperConfig(architecture=arch["timm"], model_args={
-            "in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]})
         if tiny:
-            backbone = tf.TimmWrapperConfig(architecture="repvit_m0_9", model_args={
-                "in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3], "embed_dim": (8, 16, 32, 64),
-                "depth": (1, 1, 1, 1)})
-        channels = [64, 32, 16, 8] if tiny else [384, 192, 96, 48]
+            backbone = tf.TimmWrapperConfig(**tiny_sam2.repvit_backbone())
+        else:
+            backbone = tf.TimmWrapperConfig(architecture=arch["timm"], model_args={
+                "in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]})
+        channels = list(tiny_sam2.REPVIT_CHANNELS) if tiny else [384, 192, 96, 48]
         return tf.EdgeTamVisionConfig(backbone_config=backbone, backbone_channel_list=channels,
                                       backbone_feature_sizes=feats, fpn_hidden_size=fpn)
-    hiera = dict(arch["hiera"])
-    if tiny:
-        hiera = {"blocks_per_stage": [1, 1, 2, 1], "global_attention_blocks": [3], "embed_dim_per_stage":
-                 [8, 16, 32, 64], "num_attention_heads_per_stage": [1, 1, 1, 1], "hidden_size": 8,
-                 "window_size_per_stage": [8, 4, 4, 4], "image_size": [size, size]}
+    hiera = tiny_sam2.hiera_backbone() if tiny else dict(arch["hiera"])
     backbone = tf.Sam2HieraDetConfig(**hiera)
     channels = list(reversed(backbone.embed_dim_per_stage))
     return tf.Sam2VisionConfig(backbone_config=backbone, backbone_channel_list=channels,
@@ -106,21 +98,10 @@ def _config(name: str, kind: str, tiny: bool) -> Any:
     decoder: dict[str, Any] = {}
     prompt: dict[str, Any] = {}
     if tiny:
-        prompt = {"hidden_size": 128, "image_size": _TINY_SIZE}
-        decoder = {"hidden_size": 128, "mlp_dim": 64, "num_attention_heads": 2, "iou_head_hidden_dim": 32}
+        prompt = tiny_sam2.prompt_encoder()
+        decoder = tiny_sam2.mask_decoder()
         if kind == "video":
-            ff = "memory_attention_mlp_hidden_size" if edgetam else "memory_attention_feed_forward_hidden_size"
-            extra = {"image_size": _TINY_SIZE, "memory_attention_hidden_size": 128, "memory_attention_num_layers": 1,
-                     ff: 64, "memory_encoder_hidden_size": 128, "memory_encoder_output_channels": 64,  # 64 is hard-wired in transformers' memory attention
-
-                     "mask_downsampler_embed_dim": 128, "memory_fuser_embed_dim": 128,
-                     "memory_fuser_intermediate_dim": 64, "num_maskmem": 3,
-                     "max_object_pointers_in_encoder": 4,
-                     "memory_attention_rope_feat_sizes": [_TINY_SIZE // 16, _TINY_SIZE // 16]}
-            if edgetam:
-                extra.update(perceiver_resampler_num_latents=16, perceiver_resampler_num_latents_2d=16,
-                             perceiver_resampler_mlp_intermediate_size=64, perceiver_resampler_num_layers=1,
-                             memory_attention_rope_k_sizes=[4, 4])
+            extra = tiny_sam2.video_memory(edgetam)
     prefix = ("EdgeTam" if edgetam else "Sam2") + ("Video" if kind == "video" else "")
     cfg_cls = getattr(tf, f"{prefix}Config")
     pe_cls = getattr(tf, f"{prefix}PromptEncoderConfig")
@@ -155,10 +136,7 @@ def processor_for(kind: str = "video", size: int = 1024) -> Any:
 def _load(name: str, kind: str, tiny: bool | None, device: str | torch.device | None, seed: int) -> LoadedModel:
     import transformers as tf
 
-    spec = get_spec(name)
-    if spec.family != "sam2":
-        choices = [n for n, s in REGISTRY.items() if s.family == "sam2"]
-        raise ValueError(f"{name!r} is a {spec.family} model; SAM 2 loaders take one of: {', '.join(choices)}.")
+    spec = _family_spec(name, ("sam2",), f"load_sam2_{kind}")
     tiny = is_tiny(tiny)
     dev = get_device(device)
     if tiny:
@@ -171,8 +149,8 @@ def _load(name: str, kind: str, tiny: bool | None, device: str | torch.device | 
             proc_cls = tf.Sam2VideoProcessor if kind == "video" else tf.Sam2Processor
             processor = proc_cls.from_pretrained(folder)
         except Exception as exc:
-            raise ChecksumError(f"{folder} could not be loaded as {_ARCH[name][kind]} ({exc.__class__.__name__}: "
-                                f"{str(exc)[:300]}). Delete it and run `course-utils fetch-weights {name}`.") from exc
+            raise WeightsLoadError(f"{folder} could not be loaded as {_ARCH[name][kind]} ({exc.__class__.__name__}: "
+                                   f"{str(exc)[:300]}). Delete it and run `course-utils fetch-weights {name}`.") from exc
     loaded = _finish(model, spec, tiny, dev, None, processor)
     if kind == "image":
         from .sam_hf import attach_predictor
@@ -187,7 +165,7 @@ def load_sam2_video(name: str = "sam2.1_hiera_tiny", tiny: bool | None = None,
 
     Args:
         name: ``sam2.1_hiera_tiny``, ``sam2.1_hiera_small`` or ``edgetam``.
-        tiny: Force tiny mode; ``None`` follows ``COURSE_UTILS_TINY``.
+        tiny: Force tiny mode; ``None`` follows the tiny-mode switch (:func:`course_utils.tiny.enabled`).
         device: ``None`` picks cuda > mps > cpu.
         seed: Seed of the tiny random weights.
 

@@ -37,7 +37,7 @@ def hf_fingerprint(loaded: LoadedModel) -> str:
     n = sum(p.numel() for p in vision.parameters())
     dtype = str(next(model.parameters()).dtype).replace("torch.", "")
     arch = f"{type(model).__name__}-{n}-{dtype}"
-    if not loaded.tiny:
+    if not loaded.random_weights:
         return f"{loaded.spec.name}-{loaded.spec.ref.replace('/', '_')}-{arch}"
     digest = hashlib.blake2b(digest_size=12)
     for tensor in vision.state_dict().values():

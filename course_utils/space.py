@@ -16,6 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .tiny import TINY_ENV
+
 __all__ = ["dashboard_notebook", "voila_command", "export_space", "repository_url", "register"]
 
 DASHBOARD_CELLS = [
@@ -84,7 +86,7 @@ def export_space(directory: str | os.PathLike, weights: tuple[str, ...] = DEFAUL
     (out / "requirements.txt").write_text(f"course_utils[lab] @ git+{repo}\n")
     cmd = voila_command("dashboard.ipynb", SPACE_PORT, ip="0.0.0.0")
     fetch = "" if tiny or not weights else f"RUN course-utils fetch-weights {' '.join(weights)}\n"
-    tiny_env = "ENV COURSE_UTILS_TINY=1\n" if tiny else ""
+    tiny_env = f"ENV {TINY_ENV}=1\n" if tiny else ""
     cmd_json = json.dumps(cmd)
     (out / "Dockerfile").write_text(
         "# Hugging Face Space (Docker SDK) serving the Week 4 dashboard with Voila.\n"
@@ -125,7 +127,7 @@ def export_space(directory: str | os.PathLike, weights: tuple[str, ...] = DEFAUL
 def _dashboard(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.tiny:
-        env["COURSE_UTILS_TINY"] = "1"
+        env[TINY_ENV] = "1"
     folder = Path(tempfile.mkdtemp(prefix="course_utils_dashboard_"))
     notebook = dashboard_notebook(folder / "dashboard.ipynb")
     if args.run:

@@ -16,7 +16,12 @@ import pytest
 import torch
 
 from course_utils import cli, models
-from course_utils.models import ChecksumError, WeightsUnavailableError, choose_weight_pattern, load_captioner
+from course_utils.models import (
+    WeightsLoadError,
+    WeightsUnavailableError,
+    choose_weight_pattern,
+    load_captioner,
+)
 
 REVISION = "89abcdef0123456789abcdef0123456789abcdef"
 
@@ -81,7 +86,7 @@ def test_a_pickle_that_runs_code_is_refused(cache, tiny_blip_bin):
     files = {p.name: p for p in folder.iterdir() if p.name != "pytorch_model.bin"}
     snap = _hub_snapshot(cache, "Salesforce/blip-image-captioning-base", files)
     torch.save({"weight": _Exploit()}, snap / "pytorch_model.bin")
-    with pytest.raises(ChecksumError, match="fetch-weights blip_caption_base") as info:
+    with pytest.raises(WeightsLoadError, match="fetch-weights blip_caption_base") as info:
         load_captioner("blip_caption_base", tiny=False, device="cpu")
     assert "posix.system" in str(info.value) or "system" in str(info.value.__cause__)  # refused by weights_only
 
@@ -111,7 +116,7 @@ def test_a_download_that_brings_no_weights_is_an_error(cache, monkeypatch, tmp_p
         return str(empty)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    monkeypatch.setattr(models, "_repo_listing", lambda spec: ["config.json", "pytorch_model.bin", "tf_model.h5"])
+    monkeypatch.setattr(models.downloads, "_repo_listing", lambda spec: ["config.json", "pytorch_model.bin", "tf_model.h5"])
     with pytest.raises(WeightsUnavailableError, match="no weight file"):
         models.fetch_weights("blip_caption_base")
     # What was asked for: the .bin the repository holds, never the TensorFlow file.

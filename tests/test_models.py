@@ -25,6 +25,7 @@ from course_utils.images import sample_image
 from course_utils.models import (
     ChecksumError,
     ModelSpec,
+    WeightsLoadError,
     WeightsUnavailableError,
     load_dinov2,
     load_model,
@@ -258,7 +259,7 @@ def test_timm_checkpoint_in_hub_cache_loads(fresh_cache):
         # A damaged file is reported with the fix.
         snap_file = next((fresh_cache / "hf").rglob("model.safetensors"))
         snap_file.write_bytes(snap_file.read_bytes()[:1000])
-        with pytest.raises(ChecksumError, match="fetch-weights test_timm_vit"):
+        with pytest.raises(WeightsLoadError, match="fetch-weights test_timm_vit"):
             load_vit("test_timm_vit", tiny=False)
     finally:
         models.REGISTRY.pop("test_timm_vit")
@@ -338,7 +339,7 @@ def test_a_valid_file_that_is_not_a_sam_checkpoint_is_named(fresh_cache, range_s
     register_model(ModelSpec("test_sam_bad", "sam", "url", url, 1, 1, "test", arch="vit_b",
                              sha256=hashlib.sha256(payload).hexdigest(), arch_kwargs=models._SAM_TINY))
     try:
-        with pytest.raises(ChecksumError, match="not a valid SAM"):
+        with pytest.raises(WeightsLoadError, match="not a valid SAM"):
             load_sam("test_sam_bad", tiny=False)
     finally:
         models.REGISTRY.pop("test_sam_bad")
