@@ -25,8 +25,9 @@ A *number token* is a run of digits with optional decimal/thousands separators a
 ``%``, ``B``, ``M`` or ``K`` suffix (``88.55%``, ``1.1B``, ``142M``, ``2010.11929``). Only markdown cells
 are read; code cells, inline code spans (`` `...` ``) and HTML tags themselves are ignored, and so are:
 
-- slide and list numbering: ``Part 3``, ``Q2.``, a line starting ``1.`` (an ordered list), a table
-  row whose first cell is a bare number (the Lab / Assignment part tables);
+- slide and list numbering: ``Part 3``, ``Q2.``, a line starting ``1.`` (an ordered list), the number
+  that starts a heading (``## 3. DINO``, ``### 1.2 Multi-head``), a cross-reference to a lab's own
+  section (``5절``), a table row whose first cell is a bare number (the Lab / Assignment part tables);
 - exponents and subscripts in math (``N^2``, ``\\theta_t``, ``head_1``);
 - names that contain digits, listed explicitly in :data:`NAME_PATTERNS` (``ViT-B/16``, ``DINOv2``,
   ``SAM 2``, ``ImageNet-21k``, ``BLEU-4``, ``top-1``...). A name is not a claim about a quantity;
@@ -71,6 +72,9 @@ NAME_PATTERNS = [
     r"\bk-NN\b", r"\bk-means\b", r"\b1-NN\b", r"\bL2\b", r"\b2D\b", r"\b1D\b", r"\b3D\b", r"\bO\(N\^2\)",
     r"Data engine \d", r"4-\d\b", r"Lab 4(?:-\d)?", r"Assignment 4", r"\d주차", r"Lab\s4\sPart\s\d",
     r"Part\s\d+(?![–-])", r"\bQ\d+\b", r"BSD-3-Clause", r"Apache-2\.0", r"SAM\s?2\.1", r"\bDINO\b v1", r"MMMU", r"ChartQA",
+    # the labs' cross-references to their own numbered sections ("5절에서" = "in section 5")
+    r"\d+절",
+    r"CIFAR-\d+",
 ]
 _NAME_RE = re.compile("|".join(f"(?:{p})" for p in NAME_PATTERNS))
 NUMBER_RE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?:\s?%|[BMK](?![A-Za-z]))?")
@@ -146,6 +150,7 @@ def _strip(text: str) -> str:
     text = re.sub(r"<[^>\n]*>", " ", text)  # HTML tags (their text stays)
     text = re.sub(r"[\^_]\{?[\w\\]+\}?", " ", text)  # exponents / subscripts in math
     text = re.sub(r"^\s*\d+\.\s", " ", text, flags=re.M)  # ordered-list numbering
+    text = re.sub(r"^(#{1,6}\s+)\d+(?:\.\d+)*\.?(?=\s)", r"\1", text, flags=re.M)  # "## 3." / "### 1.2" headings
     text = re.sub(r"^\|\s*\d+\s*\|", "| |", text, flags=re.M)  # part-number column of a table
     return _NAME_RE.sub(" ", text)
 
