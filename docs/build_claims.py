@@ -149,7 +149,8 @@ def _strip(text: str) -> str:
     text = re.sub(r"<[^>\n]*>", " ", text)  # HTML tags (their text stays)
     text = re.sub(r"[\^_]\{?[\w\\]+\}?", " ", text)  # exponents / subscripts in math
     text = re.sub(r"^\s*\d+\.\s", " ", text, flags=re.M)  # ordered-list numbering
-    text = re.sub(r"^(#{1,6}\s+)\d+(?:\.\d+)*\.?(?=\s)", r"\1", text, flags=re.M)  # "## 3." / "### 1.2" headings
+    # section numbers that open a heading, "## 3." / "### 1.2" (a dot is required: "## 2017 ..." stays)
+    text = re.sub(r"^(#{1,6}\s+)\d+\.(?:\d+\.?)*(?=\s)", r"\1", text, flags=re.M)
     text = re.sub(r"^\|\s*\d+\s*\|", "| |", text, flags=re.M)  # part-number column of a table
     return _NAME_RE.sub(" ", text)
 

@@ -94,6 +94,7 @@ def test_unverified_lab_and_assignment_claims_are_marked(ledger, rel):
     ("303M장, 1억 4200만 장, 2026-12-01", ["303M", "1", "4200", "2026", "12", "01"]),
     # heading numbers and cross-references to a lab's own sections are numbering; the rest stays
     ("## 5. 비용: 1,000장당\n### 1.2 MHSA (3점)\n위 3절과 CIFAR-10, gpt-4o-mini", ["1,000", "3"]),
+    ("## 2017 Transformer\n## 1.5B model", ["2017", "1.5B"]),  # a heading's own numbers are still claims
 ])
 def test_number_tokens_hand_worked(text, tokens):
     assert claims.number_tokens(text) == tokens
