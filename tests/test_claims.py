@@ -1,7 +1,8 @@
 """The claims ledger (docs/claims/*.yaml) and the teaching text stay in step.
 
-Every number token on the slides must be in some ledger entry for the slides, every ledger number
-must still be written in its files, and docs/claims.md is the rendering of the current ledger.
+Every number token on the slides, in the four labs and in the assignment must be in some ledger entry
+for that file, every ledger number must still be written in its files, and docs/claims.md is the
+rendering of the current ledger.
 """
 
 from __future__ import annotations
@@ -30,12 +31,26 @@ def test_every_ledger_file_is_read(ledger):
     assert files and {e.file for e in ledger} == files
 
 
+TEACHING_TEXT = [
+    "slides/week4_lecture.ipynb",
+    "labs/lab4_1_vit_attention.ipynb",
+    "labs/lab4_2_dinov2.ipynb",
+    "labs/lab4_3_sam.ipynb",
+    "labs/lab4_4_benchmark.ipynb",
+    "assignments/source/assignment4/assignment4.ipynb",
+]
+
+
 def test_slides_are_fully_covered_and_nothing_is_stale(ledger):
     report = claims.check(ledger)
     missing = {f: m for f, m in report.uncovered.items() if m}
     assert not missing, f"numbers on the slides without a ledger entry (add them to docs/claims/*.yaml): {missing}"
     assert not report.stale, "stale ledger entries:\n" + "\n".join(report.stale)
     assert "slides/week4_lecture.ipynb" in claims.COVERED
+    # the labs and the assignment are held to the same rule (their numbers are checked above)
+    assert set(TEACHING_TEXT) <= set(claims.COVERED), set(TEACHING_TEXT) - set(claims.COVERED)
+    assert not set(claims.PARTIAL) & set(TEACHING_TEXT)
+    assert set(report.uncovered) >= set(TEACHING_TEXT)
 
 
 def test_every_entry_has_a_source_and_date_or_a_command(ledger):
@@ -59,12 +74,27 @@ def test_unverified_slide_claims_are_marked_on_the_slides(ledger):
                     f"{n!r} is unverified but its line on the slide has no † mark")
 
 
+@pytest.mark.parametrize("rel", TEACHING_TEXT[1:])
+def test_unverified_lab_and_assignment_claims_are_marked(ledger, rel):
+    text = claims.markdown_text(ROOT / rel)
+    unverified = [e for e in ledger if e.checked == "unverified" and rel in e.where]
+    if unverified:  # the dagger and its Korean legend, as on the slides
+        assert '<span class="claim">†</span> =' in text, f"{rel}: unverified claims need the † legend"
+    for e in unverified:
+        for n in e.numbers:
+            lines = [line for line in text.splitlines() if n in line]
+            assert lines and all("†" in line for line in lines), f"{rel}: {n!r} is unverified but not marked †"
+
+
 @pytest.mark.parametrize("text, tokens", [
     ("ViT-H/14 reaches 88.55% after 1.3M images (Table 2), 1.1B masks", ["88.55%", "1.3M", "2", "1.1B"]),
     ("## Part 3. DINO\n1. first item\n| 4 | row |", []),  # slide/list/table numbering
     ("code `timm.create_model('vit_base_patch16_224')` and ```python\nx = 5\n```", []),
     ("$O(N^2)$ cost, $\\theta_t$, top-1, ImageNet-21k, DINOv2, SAM 2, BLIP-2", []),  # math and names
     ("303M장, 1억 4200만 장, 2026-12-01", ["303M", "1", "4200", "2026", "12", "01"]),
+    # heading numbers and cross-references to a lab's own sections are numbering; the rest stays
+    ("## 5. 비용: 1,000장당\n### 1.2 MHSA (3점)\n위 3절과 CIFAR-10, gpt-4o-mini", ["1,000", "3"]),
+    ("## 2017 Transformer\n## 1.5B model", ["2017", "1.5B"]),  # a heading's own numbers are still claims
 ])
 def test_number_tokens_hand_worked(text, tokens):
     assert claims.number_tokens(text) == tokens
