@@ -140,7 +140,7 @@ def test_estimate_equals_the_tokens_the_api_reports(make, task, tmp_path):
 
 
 def test_image_detail_is_in_the_cache_key_and_the_estimate(task, tmp_path):
-    """Issue 11 bug 6: low and high detail runs must not share answers, and must not cost the same."""
+    """OpenAI low and high image detail: separate cache entries (no shared answers) and different costs."""
     with FakeAPIServer(usage="documented") as server:
         low = OpenAIProvider("gpt-4o", api_key=KEY, base_url=server.openai_url, timeout=5, image_detail="low")
         high = OpenAIProvider("gpt-4o", api_key=KEY, base_url=server.openai_url, timeout=5, image_detail="high")

@@ -9,7 +9,9 @@ Typical use (see ``labs/lab4_4_benchmark.ipynb`` and ``docs/benchmark.md``)::
 """
 
 from .catalog import ModelEntry, load_catalog
+from .config import RunConfig
 from .cost import PricingTable, estimate_image_tokens
+from .estimate import estimate_cost
 from .metrics import caption_scores, normalize_vqa_answer, vqa_accuracy
 from .providers import (
     AnthropicProvider,
@@ -25,7 +27,8 @@ from .providers import (
     resolve_api_key,
 )
 from .report import format_table, write_report
-from .runner import RunResult, estimate_cost, load_run, run_benchmark
+from .runner import arun_benchmark, run_benchmark
+from .scoring import RunResult, load_run
 from .tasks import (
     BenchItem,
     Task,
@@ -38,8 +41,9 @@ from .tasks import (
 
 __all__ = [
     "AnthropicProvider", "BenchItem", "GeminiProvider", "GenerationParams", "ModelEntry", "OpenAICompatibleProvider",
-    "OpenAIProvider", "PricingTable", "Provider", "ProviderError", "ReplayProvider", "RunResult", "Task",
+    "OpenAIProvider", "PricingTable", "Provider", "ProviderError", "ReplayProvider", "RunConfig", "RunResult", "Task",
     "TransformersProvider", "caption_scores", "estimate_cost", "estimate_image_tokens", "load_coco_captions",
     "load_catalog", "load_mini_captions", "load_mini_vqa", "load_run", "load_task", "load_vqa_v2", "make_provider",
-    "normalize_vqa_answer", "resolve_api_key", "run_benchmark", "vqa_accuracy", "format_table", "write_report",
+    "normalize_vqa_answer", "resolve_api_key", "run_benchmark", "arun_benchmark", "vqa_accuracy", "format_table",
+    "write_report",
 ]

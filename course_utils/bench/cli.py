@@ -50,10 +50,12 @@ def _providers(args: argparse.Namespace) -> list[Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .config import DEFAULT_RUNS_DIR
     from .cost import PricingTable
+    from .estimate import estimate_cost
     from .providers import GenerationParams
     from .report import format_table, write_report
-    from .runner import DEFAULT_RUNS_DIR, estimate_cost, run_benchmark
+    from .runner import run_benchmark
     from .tasks import load_task
 
     if not args.provider:
@@ -108,7 +110,7 @@ def _warn_catalog(providers: list[Any]) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import format_table, write_report
-    from .runner import load_run
+    from .scoring import load_run
 
     try:
         result = load_run(args.run, meteor=not args.no_meteor)

@@ -66,11 +66,6 @@ class Price:
         return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6 \
             + images * self.per_image + seconds * self.usd_per_hour / 3600
 
-    @property
-    def trusted(self) -> bool:
-        """True for verified, user-given or free prices."""
-        return self.status in ("verified", "user", "free")
-
 
 FREE = Price("local", "*", status="free", source="local model", note="open weights on your machine")
 

@@ -27,10 +27,9 @@ from typing import Any
 
 __all__ = [
     "java_available", "ptb_tokenize", "caption_scores", "normalize_vqa_answer", "vqa_accuracy",
-    "vqa_accuracy_per_question", "CAPTION_METRICS",
+    "vqa_accuracy_per_question",
 ]
 
-CAPTION_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr")
 
 # The punctuation tokens the pycocoevalcap PTB wrapper drops after tokenising.
 _PTB_PUNCT = {"''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--",

@@ -1,8 +1,9 @@
 """Reports: comparison table and plots of a run, exported as HTML (plotly) and PDF (matplotlib).
 
 Plots: the primary metric against cost per 1K images, the latency distribution per model, and
-per-question scores (which items each model gets wrong). Figures from tiny random models are
-labelled with :func:`course_utils.viz.mark_random`. Choosing a model from these numbers is the
+per-question scores (which items each model gets wrong). Figures of a run with tiny random models
+carry the note, read from the run's own provider rows (``random_weights``) by
+:func:`course_utils.tiny.stamp`. Choosing a model from these numbers is the
 student's job: this module draws the points, it does not rank or select them.
 """
 
@@ -15,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..viz import mark_random
-from .runner import RunResult, load_run
+from .. import tiny
+from .scoring import RunResult, load_run
 
 __all__ = ["write_report", "format_table", "table_html", "errors_html", "plot_accuracy_vs_cost", "plot_latency",
            "plot_item_scores", "results_widget", "TABLE_COLUMNS"]
@@ -30,7 +31,7 @@ def _as_result(result: RunResult | str | os.PathLike[str], **kwargs: Any) -> Run
 
 
 def _random(result: RunResult) -> bool:
-    return any(p.get("random_weights") for p in result.providers)
+    return tiny.is_random(result.providers)
 
 
 def _cell(key: str, value: Any) -> str:
@@ -58,8 +59,8 @@ def format_table(result: RunResult | list[dict[str, Any]], columns: tuple[str, .
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
     if any(r.get("price_status") == "unverified" for r in rows):
         lines.append("price_status 'unverified': the price was not re-read from the provider's page; check it.")
-    if any(r.get("random_weights") for r in rows):
-        lines.append("RANDOM WEIGHTS (tiny mode): scores of tiny models are meaningless.")
+    if tiny.is_random(rows):
+        lines.append(f"{tiny.SHORT_NOTE}: scores of tiny models are meaningless.")
     return "\n".join(lines)
 
 
@@ -82,7 +83,7 @@ def plot_accuracy_vs_cost(result: RunResult) -> Any:
     fig.update_layout(title=f"{metric} vs cost per 1K images ({result.task.name}; circle = open weights)",
                       xaxis_title="USD per 1000 images (list price; local models: 0 or machine time)",
                       yaxis_title=metric, showlegend=False, height=450)
-    return mark_random(fig, tiny=_random(result))
+    return tiny.stamp(fig, result.providers)
 
 
 def plot_latency(result: RunResult) -> Any:
@@ -96,7 +97,7 @@ def plot_latency(result: RunResult) -> Any:
         fig.add_trace(go.Box(y=lat, name=info["label"], boxpoints="all", jitter=0.4))
     fig.update_layout(title="Latency per call (cache hits keep their original latency)", yaxis_title="seconds",
                       showlegend=False, height=420)
-    return mark_random(fig, tiny=_random(result))
+    return tiny.stamp(fig, result.providers)
 
 
 def _score_matrix(result: RunResult) -> tuple[list[str], list[str], list[list[float | None]]]:
@@ -122,7 +123,7 @@ def plot_item_scores(result: RunResult) -> Any:
                                hovertemplate="%{text}<br>score %{z:.2f}<extra></extra>"))
     fig.update_layout(title=f"Per-item {'VQA accuracy' if result.task.kind == 'vqa' else 'CIDEr'} "
                             "(red = wrong or missing)", height=200 + 40 * len(labels))
-    return mark_random(fig, tiny=_random(result))
+    return tiny.stamp(fig, result.providers)
 
 
 # --------------------------------------------------------------------------- matplotlib (PDF)
@@ -133,7 +134,6 @@ def _mpl_pages(result: RunResult) -> list[Any]:
 
     rows = result.table()
     metric = rows[0]["metric"] if rows else "score"
-    tiny = _random(result)
     figs = []
     # Page 1: title, table, notes.
     fig = plt.figure(figsize=(11.7, 8.3))
@@ -155,7 +155,7 @@ def _mpl_pages(result: RunResult) -> list[Any]:
         notes.append("Some prices are 'unverified': not re-read from the provider's pricing page; check them.")
     notes.append(f"Task licence: {result.task.licence[:220]}")
     fig.text(0.05, 0.30, "\n".join(dict.fromkeys(f"- {n}" for n in notes)), fontsize=8, va="top", wrap=True)
-    figs.append(mark_random(fig, tiny=tiny))
+    figs.append(tiny.stamp(fig, result.providers))
     # Page 2: metric vs cost.
     fig, ax = plt.subplots(figsize=(11.7, 8.3))
     for r in rows:
@@ -166,7 +166,7 @@ def _mpl_pages(result: RunResult) -> list[Any]:
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} vs cost per 1K images (circle = open weights)")
     ax.grid(alpha=0.3)
-    figs.append(mark_random(fig, tiny=tiny))
+    figs.append(tiny.stamp(fig, result.providers))
     # Page 3: latency.
     fig, ax = plt.subplots(figsize=(11.7, 8.3))
     data = [[r["latency_s"] for r in result.item_records(p["identity"]) if r["status"] == "ok" and r["latency_s"]]
@@ -175,7 +175,7 @@ def _mpl_pages(result: RunResult) -> list[Any]:
     ax.set_xticks(range(1, len(data) + 1), [p["label"] for p in result.providers], rotation=15, fontsize=8)
     ax.set_ylabel("seconds per call")
     ax.set_title("Latency per call")
-    figs.append(mark_random(fig, tiny=tiny))
+    figs.append(tiny.stamp(fig, result.providers))
     # Page 4: per-item scores.
     items, labels, matrix = _score_matrix(result)
     import numpy as np
@@ -189,7 +189,7 @@ def _mpl_pages(result: RunResult) -> list[Any]:
     ax.set_title("Per-item score (red = wrong or missing)")
     fig.colorbar(im, ax=ax)
     fig.tight_layout(rect=(0, 0, 1, 0.92))
-    figs.append(mark_random(fig, tiny=tiny))
+    figs.append(tiny.stamp(fig, result.providers))
     return figs
 
 
@@ -204,7 +204,7 @@ def table_html(result: RunResult) -> str:
     if any(r.get("price_status") == "unverified" for r in rows):
         notes.append("Prices marked 'unverified' were not re-read from the provider's pricing page.")
     if _random(result):
-        notes.insert(0, "RANDOM WEIGHTS (tiny mode): outputs are not those of a trained model.")
+        notes.insert(0, f"{tiny.NOTE}.")
     return out + "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
 
 
