@@ -3,14 +3,15 @@
 Runs in JupyterLab, Colab and Voila (``course-utils dashboard``). The tabs compute lazily the first
 time they are opened, show progress while they work, and catch their own errors: a failure in
 one tab (for example missing weights) is shown in that tab and leaves the others working.
-No torch here: the tabs call :mod:`course_utils.dashboard`, :mod:`course_utils.sam` and
-:mod:`course_utils.bench`.
+No torch here: the tabs call :mod:`course_utils.views`, :mod:`course_utils.sam`,
+:mod:`course_utils.concept` and :mod:`course_utils.bench`, imported on first use. Every picture says
+whether it comes from random weights by asking the view or result it was drawn from
+(:func:`course_utils.widgets.pictures.png_bytes`).
 """
 
 from __future__ import annotations
 
 import html
-import io
 import os
 import traceback
 from collections.abc import Callable, Mapping
@@ -20,32 +21,12 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 
-__all__ = ["Dashboard", "png_bytes"]
+from ..tiny import NOTE, enabled
+from .pictures import png_bytes
+from .sam_widget import SamWidget
+from .video_panel import VideoPanel
 
-RANDOM_BANNER = "RANDOM WEIGHTS (tiny mode): not a trained model"
-SHORT_BANNER = "RANDOM WEIGHTS (tiny mode)"
-
-
-def png_bytes(image: np.ndarray, tiny: bool = False, max_side: int = 640, min_side: int = 0) -> bytes:
-    """Encode an HWC uint8 picture as PNG (resized to fit ``min_side``..``max_side``); in tiny
-    mode a red banner saying the weights are random is burnt into it."""
-    from PIL import Image, ImageDraw
-
-    pil = Image.fromarray(np.asarray(image, dtype=np.uint8))
-    if max(pil.size) > max_side:
-        pil.thumbnail((max_side, max_side))
-    elif min_side and max(pil.size) < min_side:
-        scale = min_side / max(pil.size)
-        pil = pil.resize((round(pil.width * scale), round(pil.height * scale)), Image.BILINEAR)
-    if tiny:
-        canvas = Image.new("RGB", (pil.width, pil.height + 18), (200, 0, 0))
-        canvas.paste(pil, (0, 18))
-        ImageDraw.Draw(canvas).text((4, 3), RANDOM_BANNER if pil.width >= 300 else SHORT_BANNER,
-                                    fill=(255, 255, 255))
-        pil = canvas
-    buf = io.BytesIO()
-    pil.save(buf, format="PNG")
-    return buf.getvalue()
+__all__ = ["Dashboard"]
 
 
 class _Tab:
@@ -99,7 +80,8 @@ class Dashboard:
         dino: Registry name of the DINOv2 model.
         sam: Registry name of the SAM model, or "auto" (EdgeTAM on a CPU, SAM ViT-B on a GPU).
         run: A saved benchmark run directory for the benchmark tab (default: ``COURSE_UTILS_RUN``).
-        tiny: Force tiny mode on/off (None follows ``COURSE_UTILS_TINY``).
+        tiny: Force tiny mode on/off (None follows ``COURSE_UTILS_TINY``); decided once, here, and
+            passed to every loader.
         gallery_size: How many other photos the DINOv2 neighbour search compares against.
         dino3: Registry name of the DINOv3 model behind the DINO tab's DINOv2 / DINOv3 switch.
         sam3: Registry name of the SAM 3 model behind the SAM tab's concept-prompt box.
@@ -113,10 +95,8 @@ class Dashboard:
                  tiny: bool | None = None, gallery_size: int = 8, dino3: str = "dinov3_vits16",
                  sam3: str = "sam3"):
         from ..images import load_image, sample_images
-        from ..models import is_tiny
 
-        self.tiny = is_tiny(tiny)
-        self._tiny_arg = tiny
+        self.tiny = enabled(tiny)  # the loaders' switch; pictures read "random" from their data
         self.images = {k: load_image(v) for k, v in (images or sample_images(
             ["chelsea", "coffee", "astronaut", "rocket", "motorcycle_left", "motorcycle_right", "china",
              "flower", "horse"])).items()}
@@ -135,7 +115,7 @@ class Dashboard:
         self.upload = W.FileUpload(accept="image/*", multiple=False, description="업로드")
         self.preview = W.Image(format="png", layout=W.Layout(max_width="220px"))
         banner = (f"<div style='color:white;background:#c00;padding:4px 8px;font-weight:bold'>"
-                  f"{RANDOM_BANNER}. 그림은 동작 원리만 보여 줍니다.</div>") if self.tiny else ""
+                  f"{html.escape(NOTE)}. 그림은 동작 원리만 보여 줍니다.</div>") if self.tiny else ""
         self.header = W.VBox([W.HTML(f"<h3>Week 4 dashboard</h3>{banner}"),
                               W.HBox([self.chooser, self.upload]), self.preview])
         self.tabs = [_Tab("ViT attention", self._build_vit), _Tab("DINOv2", self._build_dino),
@@ -171,17 +151,15 @@ class Dashboard:
 
     def model(self, kind: str) -> Any:
         """The loaded model of one tab (loaded once, on first use)."""
-        from ..models import load_model
-
         if kind not in self._models:
-            from ..models import REGISTRY
+            from ..models import REGISTRY, load_model
 
             if REGISTRY[self.model_names[kind]].family == "sam2":  # SAM 2 / EdgeTAM image model for SamSession
                 from ..sam2_models import load_sam2_image
 
-                self._models[kind] = load_sam2_image(self.model_names[kind], tiny=self._tiny_arg)
+                self._models[kind] = load_sam2_image(self.model_names[kind], tiny=self.tiny)
             else:
-                self._models[kind] = load_model(self.model_names[kind], tiny=self._tiny_arg)
+                self._models[kind] = load_model(self.model_names[kind], tiny=self.tiny)
         return self._models[kind]
 
     def _uploaded(self, change: dict) -> None:
@@ -220,7 +198,7 @@ class Dashboard:
     # ------------------------------------------------------------------ tabs
 
     def _build_vit(self) -> W.Widget:
-        from ..dashboard import VitAttentionView
+        from ..views import VitAttentionView
 
         tab = self.tabs[0]
         loaded = self.model("vit")
@@ -238,10 +216,10 @@ class Dashboard:
 
         def redraw_attention(*_: Any) -> None:
             h = None if head.value == -1 else int(head.value)
-            attn_img.value = png_bytes(view.head_overlay(int(layer.value), h), view.tiny, min_side=320)
+            attn_img.value = png_bytes(view.head_overlay(int(layer.value), h), view, min_side=320)
 
         def redraw_rollout(*_: Any) -> None:
-            roll_img.value = png_bytes(view.rollout_overlay(fusion.value, float(discard.value)), view.tiny, min_side=320)
+            roll_img.value = png_bytes(view.rollout_overlay(fusion.value, float(discard.value)), view, min_side=320)
 
         for w in (layer, head):
             w.observe(lambda c: tab.run("그리는 중...", redraw_attention), names="value")
@@ -258,7 +236,7 @@ class Dashboard:
         ])
 
     def _dino_view(self) -> Any:
-        from ..dashboard import DinoView
+        from ..views import DinoView
 
         loaded = self.model(self.dino_kind)
         gallery = {k: v for k, v in self.images.items() if k != self.image_name}
@@ -270,19 +248,19 @@ class Dashboard:
         switch = self._dino_switch(tab)
         view = self._dino_view()
         k = W.IntSlider(value=4, min=2, max=10, description="k (clusters)", style={"description_width": "initial"})
-        pca_img = W.Image(format="png", value=png_bytes(view.pca_picture(), view.tiny, min_side=320))
+        pca_img = W.Image(format="png", value=png_bytes(view.pca_picture(), view, min_side=320))
         km_img = W.Image(format="png")
         neighbours = W.HTML()
 
         def redraw(*_: Any) -> None:
-            km_img.value = png_bytes(view.kmeans_overlay(int(k.value)), view.tiny, min_side=320)
+            km_img.value = png_bytes(view.kmeans_overlay(int(k.value)), view, min_side=320)
 
         k.observe(lambda c: tab.run("k-means 계산 중...", redraw), names="value")
         redraw()
         rows = "".join(f"<tr><td>{html.escape(n)}</td><td>{s:.3f}</td></tr>" for n, s in view.neighbours(5))
         neighbours.value = ("<b>가장 비슷한 사진 (CLS feature cosine similarity)</b>"
                             f"<table class='cu-neighbours'><tr><th>photo</th><th>cosine</th></tr>{rows}</table>")
-        thumbs = W.HBox([W.VBox([W.Image(value=png_bytes(self.images[n], view.tiny, max_side=120), format="png"),
+        thumbs = W.HBox([W.VBox([W.Image(value=png_bytes(self.images[n], view, max_side=120), format="png"),
                                  W.HTML(f"{html.escape(n)}<br>{s:.3f}")]) for n, s in view.neighbours(5)])
         return W.VBox([
             W.HTML(f"<b>{html.escape(self.model(self.dino_kind).weights_note)}</b>: patch feature의 PCA "
@@ -294,7 +272,6 @@ class Dashboard:
 
     def _build_sam(self) -> W.Widget:
         from ..sam import SamSession
-        from .sam_widget import SamWidget
 
         tab = self.tabs[2]
         loaded = self.model("sam")
@@ -317,9 +294,7 @@ class Dashboard:
                 sam_widget.add_point(float(x), float(y), int(label))
 
         seed_button.on_click(lambda b: tab.run("DINO feature로 점을 고르는 중...", seed))
-        from .video_panel import VideoPanel
-
-        video = W.Accordion(children=[VideoPanel(tiny=self._tiny_arg)])
+        video = W.Accordion(children=[VideoPanel(tiny=self.tiny)])
         video.set_title(0, "SAM 2 video (offline clip, J&F)")
         video.selected_index = None
         return W.VBox([
@@ -363,7 +338,7 @@ class Dashboard:
 
             result = segment_concept(self.model("sam3"), self.image, phrase.value, threshold=float(threshold.value))
             shown = draw_boxes(overlay_masks(self.image, result.masks), result.boxes) if len(result) else self.image
-            picture.value = png_bytes(shown, result.random_weights, min_side=320)
+            picture.value = png_bytes(shown, result, min_side=320)
             scores = ", ".join(f"{s:.2f}" for s in result.scores[:10])
             info.value = f"<b>{html.escape(result.note)}</b><br>scores: {html.escape(scores or '-')}"
             self._models["last_concept"] = result
