@@ -8,8 +8,8 @@ import torch
 
 from course_utils import load_dinov2, load_vit, sample_image
 from course_utils.attention import capture_attention
-from course_utils.dashboard import DinoView, VitAttentionView, _model_input, input_to_image_coords
 from course_utils.rollout import rollout_map
+from course_utils.views import DinoView, VitAttentionView, _model_input, input_to_image_coords
 from course_utils.viz import overlay_heatmap
 
 
@@ -82,7 +82,7 @@ def _small_images():
 
 
 def test_dashboard_tabs_build_lazily_and_sliders_redraw():
-    from course_utils.widgets.dashboard import Dashboard
+    from course_utils.widgets import Dashboard
 
     dash = Dashboard(images=_small_images(), vit="vit_small", tiny=True)
     vit_tab, dino_tab = dash.tabs[0], dash.tabs[1]
@@ -102,7 +102,7 @@ def test_dashboard_tabs_build_lazily_and_sliders_redraw():
 
 
 def test_an_error_in_one_tab_leaves_the_others_working():
-    from course_utils.widgets.dashboard import Dashboard
+    from course_utils.widgets import Dashboard
 
     dash = Dashboard(images=_small_images(), vit="sam_vit_b", dino="dinov2_vits14", tiny=True)
     assert dash.tabs[0].error is not None and "cu-error" in dash.tabs[0].status.value
@@ -118,7 +118,7 @@ def test_uploaded_image_becomes_the_current_photo():
 
     from PIL import Image
 
-    from course_utils.widgets.dashboard import Dashboard
+    from course_utils.widgets import Dashboard
 
     dash = Dashboard(images=_small_images(), vit="vit_small", tiny=True)
     buf = io.BytesIO()
@@ -131,7 +131,7 @@ def test_uploaded_image_becomes_the_current_photo():
 
 
 def test_sam_tab_seeds_point_prompts_from_dino_clusters():
-    from course_utils.widgets.dashboard import Dashboard
+    from course_utils.widgets import Dashboard
 
     dash = Dashboard(images=_small_images(), vit="vit_small", tiny=True)
     dash.tab.selected_index = 2

@@ -14,7 +14,7 @@ def _small_images():
 def test_dino_switch_recomputes_with_dinov3():
     """Switching to DINOv3 rebuilds the tab from DINOv3 features (16 px patches, 5 prefix tokens)."""
     from course_utils.features import extract_features
-    from course_utils.widgets.dashboard import Dashboard
+    from course_utils.widgets import Dashboard
 
     dash = Dashboard(images=_small_images(), vit="vit_small", tiny=True)
     dash.tab.selected_index = 1
@@ -34,7 +34,7 @@ def test_dino_switch_recomputes_with_dinov3():
 def test_sam_tab_concept_box_shows_every_instance(monkeypatch):
     """Typing a concept runs segment_concept on the current photo; bad input shows an error in the tab only."""
     from course_utils.concept import segment_concept
-    from course_utils.widgets.dashboard import Dashboard
+    from course_utils.widgets import Dashboard
 
     dash = Dashboard(images=_small_images(), vit="vit_small", tiny=True)
     dash.tab.selected_index = 2

@@ -21,7 +21,7 @@ from course_utils.widgets import sam_widget as sw
 class FakeSession:
     """Torch-free stand-in: mask = pixels within 20 px of any positive point, or inside the box."""
 
-    tiny = True
+    random_weights = True  # like a tiny SamSession: the widget reads it with course_utils.tiny.is_random
 
     def __init__(self):
         self.image = None
@@ -147,6 +147,31 @@ def test_on_change_callbacks_and_repr(image):
     assert "frontend='form'" in repr(w) and "RANDOM WEIGHTS" in w.status.value
 
 
+def test_random_weights_note_comes_from_the_session_and_its_predictions(image):
+    """The status line says RANDOM WEIGHTS (tiny.NOTE) when the session or its last prediction is random."""
+    from course_utils import tiny
+
+    class TrainedSession(FakeSession):
+        random_weights = False
+
+    class RandomPrediction(tuple):
+        random_weights = True
+
+    class RandomMasks(TrainedSession):
+        def predict(self, **kwargs):
+            return RandomPrediction(super().predict(**kwargs))
+
+    w = SamWidget(TrainedSession(), image, frontend="canvas")
+    w.add_point(50, 60)
+    assert "RANDOM WEIGHTS" not in w.status.value
+    w = SamWidget(RandomMasks(), image, frontend="canvas")
+    assert "RANDOM WEIGHTS" not in w.status.value  # nothing predicted yet
+    w.add_point(50, 60)
+    assert tiny.NOTE in w.status.value
+    w = SamWidget(FakeSession(), image, frontend="canvas")  # a random session: from the start
+    assert tiny.NOTE in w.status.value
+
+
 def test_large_images_are_downscaled_for_transport_only():
     big = np.zeros((1000, 2000, 3), np.uint8)
     w = SamWidget(FakeSession(), big, frontend="canvas", max_transport_side=500)
@@ -216,6 +241,26 @@ def test_widget_module_loads_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "ok SamWidget" in out.stdout
+
+
+def test_the_whole_widget_layer_loads_without_torch():
+    """The dashboard app, the video panel and the old module name load no torch and no model code either."""
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["torch"] = None  # any import of torch now fails
+        import course_utils.widgets
+        from course_utils.widgets import Dashboard, VideoPanel
+        from course_utils.widgets.dashboard import Dashboard as OldName
+        assert OldName is Dashboard
+        heavy = [m for m in ("torch", "segment_anything", "transformers", "timm", "course_utils.models",
+                             "course_utils.views", "course_utils.sam", "course_utils.video", "course_utils.bench")
+                 if sys.modules.get(m) is not None]
+        assert not heavy, heavy
+        print("ok", Dashboard.__name__, VideoPanel.__name__)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "ok Dashboard VideoPanel" in out.stdout
 
 
 def test_canvas_front_end_ships_with_the_package():

@@ -316,7 +316,7 @@ def test_sam_widget_runs_on_the_cpu_default():
 
 
 def test_dashboard_sam_tab_uses_the_cpu_default_and_runs_the_video_panel():
-    from course_utils.widgets.dashboard import Dashboard
+    from course_utils.widgets import Dashboard
     from course_utils.widgets.video_panel import VideoPanel
 
     images = {"chelsea": __import__("course_utils").sample_image("chelsea")[::4, ::4].copy()}

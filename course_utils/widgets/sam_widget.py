@@ -1,9 +1,10 @@
 """Interactive SAM: click for points, drag for a box, see the mask redrawn after every prompt.
 
-:class:`SamWidget` is an ``ipywidgets.VBox``: a canvas (an anywidget ESM front end, ``sam_widget.js``)
-plus ipywidgets controls (positive/negative mode, undo, clear, mask choice, export). It holds no torch:
-every prediction is a call to the session it was given (:class:`course_utils.sam.SamSession`, or any
-object with ``set_image(image)``, ``image`` and ``predict(points=, labels=, box=, multimask=)``).
+:class:`SamWidget` is an ``ipywidgets.VBox``: a canvas (:class:`~course_utils.widgets.sam_canvas.SamCanvas`,
+an anywidget ESM front end, ``sam_widget.js``) plus ipywidgets controls (positive/negative mode, undo,
+clear, mask choice, export). It holds no torch: every prediction is a call to the session it was given
+(:class:`course_utils.sam.SamSession`, or any object with ``set_image(image)``, ``image`` and
+``predict(points=, labels=, box=, multimask=)`` returning ``(masks, scores, logits, ...)``).
 
 The front end converts display clicks to original-image pixels, so :attr:`SamWidget.points` are always
 (x, y) pixels of the original image. Where no anywidget front end is available, ``frontend="form"``
@@ -11,74 +12,27 @@ gives a typed-coordinates form made of core ipywidgets (it also works in Colab w
 widget manager); without any widget front end, call :meth:`SamWidget.add_point` / :meth:`set_box` and
 show :meth:`SamWidget.composite` with matplotlib.
 
-This module imports no torch and nothing from the rest of ``course_utils``, so it can be reused by
-the dashboards (and loaded where torch is absent).
+Whether the masks come from random weights is read from the session and its predictions
+(:func:`course_utils.tiny.is_random`). The composite picture is drawn with :mod:`course_utils.viz`
+(imported on first use).
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import ipywidgets as widgets
 import numpy as np
-import traitlets
-from PIL import Image, ImageDraw
+from PIL import Image
 
-__all__ = ["SamWidget", "SamCanvas"]
+from ..tiny import NOTE, is_random
+from .pictures import data_url, png_bytes
+from .sam_canvas import FRONTEND_ENV, SamCanvas, choose_frontend
 
-_HERE = Path(__file__).resolve().parent
-FRONTEND_ENV = "COURSE_UTILS_WIDGET"
-
-
-class SamCanvas(anywidget.AnyWidget):
-    """The canvas: shows the photo, the mask overlay, points and box; reports clicks and drags.
-
-    Synced state (kernel -> browser): ``image_src`` (data URL of the photo, possibly downscaled for
-    transport), ``image_width`` / ``image_height`` (ORIGINAL pixel size, used for the coordinate
-    conversion), ``overlay_src`` (RGBA PNG data URL, "" for none), ``points`` [[x, y], ...],
-    ``labels`` [1 | 0, ...], ``box`` [] or [x0, y0, x1, y1], ``mode`` ("positive" | "negative"),
-    ``display_width`` (CSS px, 0 = natural size up to the cell width), ``busy``.
-
-    Browser -> kernel messages: ``{"event": "point", "x", "y", "label"}`` and
-    ``{"event": "box", "box": [x0, y0, x1, y1]}``, all in original-image pixels.
-    """
-
-    _esm = _HERE / "sam_widget.js"
-    _css = _HERE / "sam_widget.css"
-    image_src = traitlets.Unicode("").tag(sync=True)
-    image_width = traitlets.Int(0).tag(sync=True)
-    image_height = traitlets.Int(0).tag(sync=True)
-    overlay_src = traitlets.Unicode("").tag(sync=True)
-    points = traitlets.List([]).tag(sync=True)
-    labels = traitlets.List([]).tag(sync=True)
-    box = traitlets.List([]).tag(sync=True)
-    mode = traitlets.Unicode("positive").tag(sync=True)
-    display_width = traitlets.Int(0).tag(sync=True)
-    busy = traitlets.Bool(False).tag(sync=True)
-
-
-def _data_url(array: np.ndarray, fmt: str) -> str:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
-    mime = "image/jpeg" if fmt == "JPEG" else "image/png"
-    return f"data:{mime};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
-
-
-def _png_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def _in_colab() -> bool:
-    return "google.colab" in sys.modules
+__all__ = ["SamWidget", "SamCanvas", "FRONTEND_ENV"]
 
 
 class SamWidget(widgets.VBox):
@@ -117,12 +71,13 @@ class SamWidget(widgets.VBox):
         self.multimask = multimask
         self.export_path = Path(export_path)
         self.color = tuple(int(c) for c in color)
-        self.frontend = self._choose_frontend(frontend)
+        self.frontend = choose_frontend(frontend)
         self._points: list[tuple[float, float]] = []
         self._labels: list[int] = []
         self._box: tuple[float, float, float, float] | None = None
         self._history: list[tuple[str, Any]] = []
         self._result: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._prediction: Any = None  # what the session returned last (it may say it is random)
         self._selected = 0
         self._callbacks: list[Callable[[SamWidget], None]] = []
         self.last_error: str | None = None
@@ -152,7 +107,7 @@ class SamWidget(widgets.VBox):
         self.form: widgets.Widget | None = None
         self.view: widgets.Image | None = None
         if self.frontend == "canvas":
-            self.canvas = SamCanvas(image_src=_data_url(shown, "JPEG"), image_width=width, image_height=height,
+            self.canvas = SamCanvas(image_src=data_url(shown, "JPEG"), image_width=width, image_height=height,
                                     display_width=int(display_width or 0))
             self.canvas.on_msg(self._on_canvas_msg)
             widgets.link((self.mode_buttons, "value"), (self.canvas, "mode"))
@@ -298,34 +253,18 @@ class SamWidget(widgets.VBox):
 
     def composite(self) -> np.ndarray:
         """The image with the chosen mask, points and box drawn on it (HWC uint8 RGB)."""
-        out = self.image.astype(np.float32)
-        if self.mask is not None:
-            out[self.mask] = 0.55 * out[self.mask] + 0.45 * np.array(self.color, np.float32)
-        pil = Image.fromarray(np.round(out).astype(np.uint8))
-        draw = ImageDraw.Draw(pil)
+        from ..viz import draw_boxes, draw_points, overlay_mask
+
+        out = self.image if self.mask is None else overlay_mask(self.image, self.mask, self.color, alpha=0.45,
+                                                                outline=False)
         radius = max(4, round(min(self.image.shape[:2]) / 60))
         if self._box is not None:
-            draw.rectangle(self._box, outline=(0, 224, 0), width=max(2, radius // 2))
-        for (x, y), lab in zip(self._points, self._labels):
-            draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=(0, 200, 0) if lab else (230, 0, 0),
-                         outline=(255, 255, 255), width=max(1, radius // 3))
-        return np.asarray(pil)
+            out = draw_boxes(out, self._box, color=(0, 224, 0), width=max(2, radius // 2))
+        if self._points:
+            out = draw_points(out, self._points, self._labels, radius=radius)
+        return np.array(out, dtype=np.uint8)  # a new array, never the caller's image
 
     # ------------------------------------------------------------------ internals
-    def _choose_frontend(self, frontend: str) -> str:
-        if frontend == "auto":
-            frontend = os.environ.get(FRONTEND_ENV, "").strip().lower() or "canvas"
-            if frontend == "canvas" and _in_colab():
-                try:
-                    from google.colab import output  # type: ignore[import-not-found]
-
-                    output.enable_custom_widget_manager()
-                except Exception:  # pragma: no cover - only in Colab
-                    frontend = "form"
-        if frontend not in ("canvas", "form"):
-            raise ValueError(f"frontend must be 'canvas', 'form' or 'auto', not {frontend!r}.")
-        return frontend
-
     def _use_multimask(self) -> bool:
         if self.multimask == "auto":
             return len(self._points) == 1 and self._box is None
@@ -333,7 +272,7 @@ class SamWidget(widgets.VBox):
 
     def _predict(self) -> None:
         if not self._points and self._box is None:
-            self._result = None
+            self._result = self._prediction = None
             self._selected = 0
             return
         if self.canvas is not None:
@@ -347,7 +286,8 @@ class SamWidget(widgets.VBox):
         finally:
             if self.canvas is not None:
                 self.canvas.busy = False
-        masks, scores, logits = (np.asarray(r) for r in result)
+        masks, scores, logits = (np.asarray(result[i]) for i in range(3))  # (masks, scores, logits, ...)
+        self._prediction = result
         self._result = (masks.astype(bool), scores, logits)
         self._selected = int(np.argmax(scores))
 
@@ -358,7 +298,7 @@ class SamWidget(widgets.VBox):
         alpha = np.asarray(small) > 127
         rgba = np.zeros((*alpha.shape, 4), np.uint8)
         rgba[alpha] = (*self.color, 115)
-        return _data_url(rgba, "PNG")
+        return data_url(rgba, "PNG")
 
     def _refresh(self) -> None:
         if self.canvas is not None:
@@ -368,7 +308,7 @@ class SamWidget(widgets.VBox):
                 self.canvas.box = [] if self._box is None else list(self._box)
                 self.canvas.overlay_src = self._overlay_src()
         if self.view is not None:
-            self.view.value = _png_bytes(self.composite())
+            self.view.value = png_bytes(self.composite(), max_side=None)
         options = [] if self._result is None else [
             (f"{i + 1}: IoU {s:.2f}", i) for i, s in enumerate(self._result[1])]
         if list(self.mask_choice.options) != options:
@@ -394,8 +334,8 @@ class SamWidget(widgets.VBox):
 
     def _update_status(self) -> None:
         parts = []
-        if getattr(self.session, "tiny", False):
-            parts.append("<b style='color:#c00'>RANDOM WEIGHTS (tiny mode): masks are meaningless</b>")
+        if is_random(self.session, self._prediction):
+            parts.append(f"<b style='color:#c00'>{NOTE}</b>")
         n_pos = sum(self._labels)
         parts.append(f"{n_pos} positive, {len(self._labels) - n_pos} negative points"
                      + (", box " + ", ".join(f"{v:.0f}" for v in self._box) if self._box else ""))

@@ -1,7 +1,9 @@
 """The dashboard's SAM 2 video panel: the offline clip, one click, propagation, a frame slider and J&F.
 
 Nothing runs until the button is pressed (propagation takes seconds to minutes on a CPU). No torch at
-import time: :mod:`course_utils.video` and :mod:`course_utils.sam2_models` are imported on first use.
+import time: :mod:`course_utils.video`, :mod:`course_utils.sam2_models` and :mod:`course_utils.viz` are
+imported on first use. Whether the masks come from random weights is read from them and from the model
+that made them (:func:`course_utils.tiny.is_random`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from typing import Any
 
 import ipywidgets as W
 import numpy as np
+
+from ..tiny import SHORT_NOTE, is_random
+from .pictures import png_bytes
 
 __all__ = ["VideoPanel"]
 
@@ -28,6 +33,7 @@ class VideoPanel(W.VBox):
     def __init__(self, model: str = "edgetam", tiny: bool | None = None, num_frames: int = 24,
                  size: tuple[int, int] = (180, 240)):
         self.model_name, self.tiny_arg, self.num_frames, self.size = model, tiny, num_frames, size
+        self.loaded: Any = None
         self.result: Any = None
         self.clip: Any = None
         self.scores: dict[str, Any] | None = None
@@ -51,12 +57,12 @@ class VideoPanel(W.VBox):
         self.status.value = "전파 중..."
         try:
             self.clip = make_clip(num_frames=self.num_frames, size=self.size)
-            loaded = load_sam2_video(self.model_name, tiny=self.tiny_arg)
-            session = VideoSession(loaded, self.clip.frames)
+            self.loaded = load_sam2_video(self.model_name, tiny=self.tiny_arg)
+            session = VideoSession(self.loaded, self.clip.frames)
             session.add_prompt(0, 1, points=[self.clip.center_point(0)], labels=[1])
             self.result = session.propagate(progress=False)
             self.scores = evaluate_masks(self.result.stack(1), self.clip.masks)
-            note = " — RANDOM WEIGHTS (tiny mode)" if self.result.tiny else ""
+            note = f" — {SHORT_NOTE}" if self._random() else ""
             self.status.value = (f"<b>{html.escape(self.model_name)}</b>{html.escape(note)}: "
                                  f"J = {self.scores['J_mean']:.3f}, F = {self.scores['F_mean']:.3f}, "
                                  f"J&amp;F = {self.scores['JF_mean']:.3f} ({len(self.clip)} frames)")
@@ -72,9 +78,12 @@ class VideoPanel(W.VBox):
         if self.result is None or self.clip is None:
             return None
         from ..viz import overlay_mask
-        from .dashboard import png_bytes
 
         pic = overlay_mask(self.clip.frames[frame], self.clip.masks[frame], (0, 200, 0), alpha=0.35)
         pic = overlay_mask(pic, self.result.mask(frame, 1), (220, 30, 30), alpha=0.45, outline=True)
-        self.frame_view.value = png_bytes(pic, tiny=self.result.tiny, max_side=360)
+        self.frame_view.value = png_bytes(pic, self.result, self.loaded, max_side=360)
         return pic
+
+    def _random(self) -> bool:
+        """True when the masks (or the model that propagated them) have random weights."""
+        return is_random(self.result, self.loaded)

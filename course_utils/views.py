@@ -1,9 +1,12 @@
-"""What the integrated dashboard computes, without any widget code.
+"""The computed views the integrated dashboard shows, without any widget code.
 
 Each view does its expensive step once (one forward pass, one feature extraction) and then
 answers the dashboard's cheap questions (another layer, another head, another k) from memory.
-The widget layer (:mod:`course_utils.widgets.dashboard`) only calls these views and shows the
+The widget layer (:mod:`course_utils.widgets.app`) only calls these views and shows the
 HWC uint8 pictures they return, so the same logic is tested here without a browser.
+
+A view carries ``random_weights`` copied from the model it was computed with
+(:func:`course_utils.tiny.is_random`); ``tiny`` is the same flag under its older name.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 
 from .images import load_image
 from .models import LoadedModel, to_numpy_image
+from .tiny import is_random
 from .viz import overlay_heatmap, overlay_labels, rgb_grid_to_image
 
 __all__ = ["VitAttentionView", "DinoView", "input_to_image_coords"]
@@ -66,14 +70,19 @@ class VitAttentionView:
 
     seen: np.ndarray  # (H, W, 3) uint8: the model's input picture (after resize + crop)
     maps: Any  # course_utils.attention.AttentionMaps
-    tiny: bool
+    random_weights: bool  # the model had random weights (tiny mode)
 
     @classmethod
     def compute(cls, loaded: LoadedModel, image: Any) -> VitAttentionView:
         from .attention import capture_attention
 
         x, seen = _model_input(loaded, load_image(image))
-        return cls(seen, capture_attention(loaded.model, x), loaded.tiny)
+        return cls(seen, capture_attention(loaded.model, x), is_random(loaded))
+
+    @property
+    def tiny(self) -> bool:
+        """The same as ``random_weights``."""
+        return self.random_weights
 
     @property
     def num_layers(self) -> int:
@@ -102,7 +111,7 @@ class DinoView:
     seen: np.ndarray  # model input picture
     features: Any  # course_utils.features.Features: index 0 is the image, then the gallery
     gallery_names: list[str]
-    tiny: bool
+    random_weights: bool  # the model had random weights (tiny mode)
     crop_pct: float
     _labels: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -116,8 +125,13 @@ class DinoView:
         _, seen = _model_input(loaded, image)
         feats = extract_features(loaded, [image, *gallery.values()], names=["query", *gallery],
                                  progress=progress)
-        return cls(image, seen, feats, list(gallery), loaded.tiny,
+        return cls(image, seen, feats, list(gallery), is_random(loaded),
                    float(loaded.preprocess.config.get("crop_pct", 1.0)))
+
+    @property
+    def tiny(self) -> bool:
+        """The same as ``random_weights``."""
+        return self.random_weights
 
     @property
     def grid(self) -> tuple[int, int]:
