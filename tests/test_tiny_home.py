@@ -22,7 +22,6 @@ BANNER = "RANDOM WEIGHTS"
 # entry XPASSes and fails, which says to delete it from this set.
 _MOVING_ON_OTHER_BRANCHES = {
     "attention.py", "concept.py",
-    "widgets/dashboard.py", "widgets/sam_widget.py", "widgets/video_panel.py",
 }
 
 

@@ -1,14 +1,15 @@
 """The class run: every collected submission through real nbgrader, N at a time, sandboxed.
 
-Per submission (a worker thread driving two ``nbgrader`` processes):
+Per submission (a worker thread and its long-lived grading process, :mod:`.worker`, which runs
+nbgrader's applications in-process so that nbgrader starts once per worker, not twice per submission):
 
 1. a private course root ``<course>/.grading/<assignment>/<student>/`` gets the course's
    ``nbgrader_config.py`` (plus the sandbox settings and its own root and database), a copy of the
    gradebook as it was when the run started, the non-notebook source files, and the student's
    normalised submission (:mod:`.submissions`);
-2. ``nbgrader autograde <assignment> --student <id> --create --force`` and ``nbgrader
-   generate_feedback`` run there, the kernel in the sandbox (:mod:`.sandbox`), under a wall-clock
-   limit for the whole submission;
+2. the worker runs nbgrader's ``autograde <assignment> --student <id> --create --force`` and
+   ``generate_feedback`` there, the kernel in the sandbox (:mod:`.sandbox`), under a wall-clock limit
+   for the whole submission (past it, the worker and its kernel are killed and a new worker starts);
 3. the main thread merges that gradebook into the course gradebook and copies ``autograded/`` and
    ``feedback/`` (:mod:`.merge`), so an interrupted run keeps everything finished so far.
 
@@ -18,6 +19,7 @@ timed out, not gradable, each student's score, every repair) is printed and save
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -37,6 +39,8 @@ import nbformat
 from .merge import copy_student_folders, db_url, merge_gradebook
 from .sandbox import KERNEL_DIED_MARKER, bwrap_status
 from .submissions import prepare_submission
+from .worker import GradingWorker
+from .worker import child_env as _env
 
 SANDBOX_MODES = ("auto", "require", "off")
 
@@ -110,14 +114,6 @@ class Summary:
 def nbgrader_exe() -> str:
     exe = Path(sys.executable).with_name("nbgrader")
     return str(exe) if exe.exists() else (shutil.which("nbgrader") or "nbgrader")
-
-
-def _env(runtime: Path | None = None) -> dict[str, str]:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env.pop("NBGRADER_EXECUTION", None)
-    if runtime is not None:
-        env["JUPYTER_RUNTIME_DIR"] = str(runtime)
-    return env
 
 
 def run_nbgrader(course: Path, *args: str, timeout: float | None = None, runtime: Path | None = None
@@ -221,8 +217,12 @@ def _scores(wdir: Path, assignment: str, student: str, outcome: Outcome) -> None
 
 def grade_one(course: Path, work: Path, template: Path, assignment: str, student: str,
               releases: dict[str, nbformat.NotebookNode], hide: list[str], limits: Limits, use_bwrap: bool,
-              feedback: bool = True) -> Outcome:
+              feedback: bool = True, worker: GradingWorker | None = None) -> Outcome:
     """Grade one submission in its private course root ``work/<student>`` (see the module docstring)."""
+    if worker is None:  # a one-off call: its own worker, closed at the end
+        with contextlib.closing(GradingWorker()) as own:
+            return grade_one(course, work, template, assignment, student, releases, hide, limits, use_bwrap,
+                             feedback, own)
     start = time.perf_counter()
     outcome = Outcome(student, "failed")
     wdir = work / student
@@ -248,8 +248,11 @@ def grade_one(course: Path, work: Path, template: Path, assignment: str, student
     (wdir / "nbgrader_config.py").write_text(
         worker_config(course, wdir, cwd, runtime, hide, limits, use_bwrap), encoding="utf-8")
     try:
-        code, log = run_nbgrader(wdir, "autograde", assignment, "--student", student, "--create", "--force",
-                                 timeout=limits.submission_timeout, runtime=runtime)
+        results, other, timed_out = worker.grade(wdir, assignment, student, runtime, feedback,
+                                                 limits.submission_timeout)
+        auto = results.get("autograde") or results.get("error") or {"code": 1, "log": ""}
+        code = None if timed_out and "autograde" not in results else auto["code"]
+        log = other + auto["log"]
         outcome.timed_out_cells = log.count("Timeout waiting for execute reply")
         outcome.kernel_deaths = re.findall(rf"{KERNEL_DIED_MARKER} cell=(\S+)", log)
         if code is None:
@@ -267,10 +270,12 @@ def grade_one(course: Path, work: Path, template: Path, assignment: str, student
             outcome.status = "graded"
             _scores(wdir, assignment, student, outcome)
             if feedback:
-                fcode, flog = run_nbgrader(wdir, "generate_feedback", assignment, "--student", student, "--force",
-                                           timeout=600, runtime=runtime)
-                log += flog
-                if fcode != 0:
+                fed = results.get("feedback")
+                log += fed["log"] if fed else ""
+                if timed_out:
+                    outcome.problems.append(f"nbgrader generate_feedback did not finish within the submission's "
+                                            f"{limits.submission_timeout:.0f} s (the grade stands; no feedback)")
+                elif not fed or fed["code"] != 0:
                     outcome.problems.append("nbgrader generate_feedback failed (see the log)")
         outcome.log = log
         (work / f"{student}.log").write_text(log, encoding="utf-8")
@@ -346,23 +351,36 @@ def grade_class(course: Path, assignment: str, jobs: int = 1, shard: tuple[int, 
         echo(f"WARNING: {warnings[-1]}")
     echo(f"grading {len(chosen)} submissions of {assignment} with {jobs} workers; sandbox: {sandbox_text}")
     start, outcomes, lock = time.perf_counter(), [], threading.Lock()
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(grade_one, course, work, template, assignment, s, releases, paths, limits, ok,
-                               feedback): s for s in chosen}
-        for done, future in enumerate(as_completed(futures), 1):
-            student = futures[future]
-            try:
-                outcome = future.result()
-            except Exception as exc:  # noqa: BLE001 - one submission never stops the class
-                outcome = Outcome(student, "failed", problems=[f"grader error: {exc.__class__.__name__}: {exc}"])
-            if outcome.status == "graded":
-                with lock:
-                    merge_gradebook(work / student / "gradebook.db", course / "gradebook.db", assignment, [student])
-                    copy_student_folders(work / student, course, assignment, student)
-                shutil.rmtree(work / student, ignore_errors=True)
-            outcomes.append(outcome)
-            score = f"{outcome.auto_score:g}/{outcome.auto_max:g}" if outcome.auto_score is not None else "-"
-            echo(f"[{done}/{len(chosen)}] {student}: {outcome.status} (auto {score}, {outcome.seconds:.1f} s)")
+    slots, workers = threading.local(), []
+
+    def grade_in_slot(student: str) -> Outcome:  # one long-lived worker process per pool thread
+        if not hasattr(slots, "worker"):
+            slots.worker = GradingWorker()
+            with lock:
+                workers.append(slots.worker)
+        return grade_one(course, work, template, assignment, student, releases, paths, limits, ok, feedback,
+                         slots.worker)
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = {pool.submit(grade_in_slot, s): s for s in chosen}
+            for done, future in enumerate(as_completed(futures), 1):
+                student = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # noqa: BLE001 - one submission never stops the class
+                    outcome = Outcome(student, "failed", problems=[f"grader error: {exc.__class__.__name__}: {exc}"])
+                if outcome.status == "graded":
+                    with lock:
+                        merge_gradebook(work / student / "gradebook.db", course / "gradebook.db", assignment, [student])
+                        copy_student_folders(work / student, course, assignment, student)
+                    shutil.rmtree(work / student, ignore_errors=True)
+                outcomes.append(outcome)
+                score = f"{outcome.auto_score:g}/{outcome.auto_max:g}" if outcome.auto_score is not None else "-"
+                echo(f"[{done}/{len(chosen)}] {student}: {outcome.status} (auto {score}, {outcome.seconds:.1f} s)")
+    finally:
+        for worker in workers:
+            worker.close()
     summary = Summary(assignment, sandbox_text, outcomes, time.perf_counter() - start, jobs, f"{shard[0]}/{shard[1]}",
                       warnings)
     if export:
