@@ -17,6 +17,10 @@ Example::
     with FakeAPIServer(latency_s=0.2) as server:
         server.faults = fail_first("429", times=1, retry_after=0.5)
         provider = OpenAIProvider("gpt-4o-mini", api_key="sk-test", base_url=server.openai_url)
+
+Why this module is long: it is one server imitating three providers' wire formats and fault modes; the
+request counter and the fault schedule are shared by all three, and splitting it per provider would
+spread that state over modules that only the tests read together.
 """
 
 from __future__ import annotations
