@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 from .images import load_image
-from .models import RANDOM_WEIGHTS_NOTE, LoadedModel
+from .models import LoadedModel
+from .tiny import NOTE, is_random
 
 __all__ = ["FrameSource", "VideoSession", "VideoMasks", "read_video_frames", "write_frames", "fetch_example_clip",
            "EXAMPLE_CLIP_URL"]
@@ -198,16 +199,21 @@ class VideoMasks:
         size: (H, W) of the frames.
         num_frames: Frames in the clip.
         obj_ids: The prompted object ids, in prompt order.
-        tiny: True when the masks come from random weights.
+        random_weights: True when the masks come from random weights (``tiny`` is the same flag).
         weights_note: Caption for figures.
     """
 
     size: tuple[int, int]
     num_frames: int
     obj_ids: list[int]
-    tiny: bool
+    random_weights: bool
     weights_note: str
     _packed: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def tiny(self) -> bool:
+        """The same as ``random_weights`` (the name the video panel and labs use)."""
+        return self.random_weights
 
     def _store(self, frame: int, obj_id: int, mask: np.ndarray) -> None:
         self._packed[(frame, obj_id)] = np.packbits(mask.astype(bool).reshape(-1))
@@ -253,8 +259,9 @@ class VideoSession:
         self.model = model.model
         self.processor = model.processor
         self.frames = FrameSource(clip, max_frames)
-        self.tiny = model.tiny
-        self.weights_note = RANDOM_WEIGHTS_NOTE if self.tiny else model.weights_note
+        #: True when the model has random weights (tiny mode); copied into the masks.
+        self.random_weights = is_random(model)
+        self.weights_note = NOTE if self.random_weights else model.weights_note
         session_cls = type(self.processor.init_video_session(inference_device=model.device))
         self._dtype = next(self.model.parameters()).dtype
         self.session = session_cls(video=None, video_height=self.frames.size[0], video_width=self.frames.size[1],
@@ -268,6 +275,11 @@ class VideoSession:
         self.memory_window = max(int(cfg.num_maskmem), int(cfg.max_object_pointers_in_encoder))
         self.prompts: dict[int, dict[int, dict[str, Any]]] = {}  # obj_id -> frame -> prompt
 
+    @property
+    def tiny(self) -> bool:
+        """The same as ``random_weights``."""
+        return self.random_weights
+
     def __len__(self) -> int:
         return len(self.frames)
 
@@ -277,7 +289,7 @@ class VideoSession:
 
     def __repr__(self) -> str:
         h, w = self.frames.size
-        return (f"VideoSession({self.loaded.name!r}{', TINY RANDOM' if self.tiny else ''}, {len(self)} frames "
+        return (f"VideoSession({self.loaded.name!r}{', TINY RANDOM' if self.random_weights else ''}, {len(self)} frames "
                 f"{w}x{h}, objects {self.obj_ids})")
 
     def _check_frame(self, frame: int) -> int:
@@ -334,7 +346,8 @@ class VideoSession:
 
         if not self.prompts:
             raise RuntimeError("No object is prompted: call session.add_prompt(frame, obj_id, points=...) first.")
-        result = VideoMasks(self.frames.size, len(self), list(self.session.obj_ids), self.tiny, self.weights_note)
+        result = VideoMasks(self.frames.size, len(self), list(self.session.obj_ids), self.random_weights,
+                            self.weights_note)
         start = min(f for per_obj in self.prompts.values() for f in per_obj)
         order = [(f, True) for f in range(start, -1, -1)] + [(f, False) for f in range(start, len(self))]
         with torch.inference_mode():
