@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .tiny import SHORT_NOTE
 from .vit_introspect import is_hf, token_layout, unwrap
 
 __all__ = ["AttentionMaps", "capture_attention", "attention_blocks"]
@@ -147,7 +148,7 @@ class AttentionMaps:
 
     def __repr__(self) -> str:
         b, n_layers, n_heads, n, _ = self.attn.shape
-        note = ", RANDOM WEIGHTS" if self.random_weights else ""
+        note = f", {SHORT_NOTE}" if self.random_weights else ""
         return (f"AttentionMaps(attn=(B={b}, L={n_layers}, H={n_heads}, N={n}, N={n}), "
                 f"num_prefix_tokens={self.num_prefix_tokens}, grid={self.grid}{note})")
 

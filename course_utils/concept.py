@@ -26,7 +26,7 @@ import torch
 
 from .images import ImageLoadError, load_image
 from .models import LoadedModel
-from .tiny import NOTE, is_random
+from .tiny import NOTE, SHORT_NOTE, is_random
 
 __all__ = ["ConceptResult", "segment_concept", "concept_inputs", "mask_boxes"]
 
@@ -82,7 +82,7 @@ class ConceptResult:
         return f"{text} - {NOTE}" if self.random_weights else text
 
     def __repr__(self) -> str:
-        kind = ", RANDOM WEIGHTS" if self.random_weights else ""
+        kind = f", {SHORT_NOTE}" if self.random_weights else ""
         return f"ConceptResult({self.note.split(' - ')[0]}, image={self.image_size}{kind})"
 
 
