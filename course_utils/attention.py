@@ -223,7 +223,7 @@ def _hf_sites(model: nn.Module) -> list[_Site]:
 
 def attention_blocks(model: nn.Module) -> int:
     """Number of transformer blocks whose attention :func:`capture_attention` records."""
-    model = getattr(model, "model", model)  # LoadedModel
+    model = unwrap(model, "a Vision Transformer such as load_vit('vit_base')").module
     return len(_hf_sites(model) if is_hf(model) else _timm_sites(_check_timm(model)))
 
 
