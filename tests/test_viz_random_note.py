@@ -130,6 +130,9 @@ def test_import_viz_loads_no_torch_no_models_and_changes_no_setting():
         with viz.korean_font():
             assert matplotlib.rcParams["font.family"][0] == "NanumGothic"
         assert dict(matplotlib.rcParams) == before, "korean_font() did not restore the settings"
+        with viz.korean_font():
+            matplotlib.interactive(True)  # what pyplot does when the inline backend is first resolved
+        assert matplotlib.is_interactive(), "korean_font() reset a setting other than the font"
         print("ok")
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -72,14 +72,25 @@ def use_korean_font() -> str | None:
 
 @contextmanager
 def korean_font() -> Iterator[None]:
-    """Within the block, new matplotlib text uses NanumGothic (Korean) when installed; settings restored after."""
+    """Within the block, new matplotlib text uses NanumGothic (Korean) when installed; the two font settings
+    are put back after.
+
+    Only ``font.family`` and ``axes.unicode_minus`` are restored, not every setting as ``rc_context`` does:
+    the first figure of a kernel resolves pyplot's backend and turns ``interactive`` on (the inline
+    backend), and resetting that would stop Jupyter from showing the figures of later cells.
+    """
     import matplotlib
 
     if not _register_korean_fonts():
         yield
         return
-    with matplotlib.rc_context({"font.family": list(_KOREAN_FAMILY), "axes.unicode_minus": False}):
+    keys = ("font.family", "axes.unicode_minus")
+    saved = {k: matplotlib.rcParams[k] for k in keys}
+    matplotlib.rcParams.update({"font.family": list(_KOREAN_FAMILY), "axes.unicode_minus": False})
+    try:
         yield
+    finally:
+        matplotlib.rcParams.update(saved)
 
 
 def with_korean_font(func: _F) -> _F:
