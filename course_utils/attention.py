@@ -30,6 +30,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .tiny import SHORT_NOTE
+from .vit_introspect import is_hf, token_layout, unwrap
+
 __all__ = ["AttentionMaps", "capture_attention", "attention_blocks"]
 
 
@@ -136,9 +139,16 @@ class AttentionMaps:
         p = self.num_prefix_tokens
         return self.to_grid(a[p:, :p].sum(-1))
 
+    def rollout_map(self, head_fusion: str = "mean", discard_ratio: float = 0.0, query: int = 0,
+                    batch: int = 0) -> np.ndarray:
+        """Attention rollout through all blocks as a (h, w) map (:func:`course_utils.rollout.rollout_map`)."""
+        from .rollout import rollout_map
+
+        return rollout_map(self, head_fusion=head_fusion, discard_ratio=discard_ratio, query=query, batch=batch)
+
     def __repr__(self) -> str:
         b, n_layers, n_heads, n, _ = self.attn.shape
-        note = ", RANDOM WEIGHTS" if self.random_weights else ""
+        note = f", {SHORT_NOTE}" if self.random_weights else ""
         return (f"AttentionMaps(attn=(B={b}, L={n_layers}, H={n_heads}, N={n}, N={n}), "
                 f"num_prefix_tokens={self.num_prefix_tokens}, grid={self.grid}{note})")
 
@@ -158,10 +168,6 @@ class _Site:
     rope_module: nn.Module | None = None  # timm Eva/DINOv3: RoPE is applied to q, k after q_norm/k_norm
     rope_prefix: int = 0  # tokens RoPE leaves alone (CLS + registers)
     rotate_half: bool = False  # the RoPE layout (DINOv3: half rotation)
-
-
-def _is_hf(model: nn.Module) -> bool:
-    return hasattr(model, "config") and hasattr(model, "base_model") and hasattr(model.config, "model_type")
 
 
 def _timm_sites(model: nn.Module) -> list[_Site]:
@@ -217,8 +223,8 @@ def _hf_sites(model: nn.Module) -> list[_Site]:
 
 def attention_blocks(model: nn.Module) -> int:
     """Number of transformer blocks whose attention :func:`capture_attention` records."""
-    model = getattr(model, "model", model)  # LoadedModel
-    return len(_hf_sites(model) if _is_hf(model) else _timm_sites(_check_timm(model)))
+    model = unwrap(model, "a Vision Transformer such as load_vit('vit_base')").module
+    return len(_hf_sites(model) if is_hf(model) else _timm_sites(_check_timm(model)))
 
 
 def _check_timm(model: nn.Module) -> nn.Module:
@@ -228,41 +234,6 @@ def _check_timm(model: nn.Module) -> nn.Module:
                         f"load_vit('vit_base').model, or a transformers ViT/DINOv2 model); got "
                         f"{type(model).__name__}, which has no {', '.join(a for a in needed if not hasattr(model, a))}.")
     return model
-
-
-def _timm_layout(model: nn.Module, height: int, width: int) -> tuple[int, tuple[int, int]]:
-    pe = model.patch_embed
-    ph, pw = (int(p) for p in pe.patch_size)
-    fixed = not getattr(model, "dynamic_img_size", False) and getattr(pe, "strict_img_size", False)
-    if fixed and (height, width) != tuple(pe.img_size):
-        size = tuple(int(s) for s in pe.img_size)
-        raise ValueError(f"{type(model).__name__} takes {size[0]}x{size[1]} inputs, got {height}x{width}. "
-                         f"Resize with the model's preprocess (preprocess(image) gives {size[0]}x{size[1]}), or "
-                         "build the model with dynamic_img_size=True.")
-    if getattr(pe, "dynamic_img_pad", False):
-        grid = (-(-height // ph), -(-width // pw))
-    elif fixed:
-        grid = tuple(int(g) for g in pe.grid_size)
-    else:
-        if height % ph or width % pw:
-            raise ValueError(f"Input {height}x{width} is not a multiple of the patch size {ph}x{pw}; "
-                             "resize or crop it first.")
-        grid = (height // ph, width // pw)
-    return int(model.num_prefix_tokens), grid  # type: ignore[return-value]
-
-
-def _hf_layout(model: nn.Module, height: int, width: int) -> tuple[int, tuple[int, int]]:
-    config = model.config
-    patch = config.patch_size
-    ph, pw = (patch, patch) if isinstance(patch, int) else patch
-    prefix = 1 + int(getattr(config, "num_register_tokens", 0) or 0)
-    if config.model_type == "vit":
-        size = config.image_size
-        size = (size, size) if isinstance(size, int) else tuple(size)
-        if (height, width) != size:
-            raise ValueError(f"{type(model).__name__} takes {size[0]}x{size[1]} inputs, got {height}x{width}. "
-                             "Resize with the model's preprocess (its image processor).")
-    return prefix, (height // ph, width // pw)
 
 
 def _check_input(x: Any) -> torch.Tensor:
@@ -296,20 +267,14 @@ def capture_attention(model: nn.Module, x: torch.Tensor, no_grad: bool = True) -
         TypeError: ``model`` is not a supported Vision Transformer, or ``x`` is not a tensor.
         ValueError: ``x`` has the wrong shape, or the wrong size for a fixed-size model.
     """
-    from .models import is_random
-
-    random_weights = is_random(model)
-    model = getattr(model, "model", model)  # accept a LoadedModel
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch nn.Module (or a LoadedModel), not {type(model).__name__}.")
-    random_weights = random_weights or is_random(model)
+    model, _, _, random_weights = unwrap(model, "a Vision Transformer such as load_vit('vit_base')")
     x = _check_input(x)
-    hf = _is_hf(model)
+    hf = is_hf(model)
     if not hf:
         _check_timm(model)
     sites = _hf_sites(model) if hf else _timm_sites(model)
     height, width = x.shape[-2:]
-    num_prefix, grid = (_hf_layout if hf else _timm_layout)(model, int(height), int(width))
+    num_prefix, grid = token_layout(model, int(height), int(width))
     try:
         x = x.to(next(model.parameters()).device)
     except StopIteration:

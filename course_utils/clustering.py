@@ -2,8 +2,9 @@
 
 All functions take patch features on the patch grid, (h, w, D) for one image or (B, h, w, D) for
 several (a :class:`~course_utils.features.Features` works too), and return results on the same
-grid. Use :func:`course_utils.viz.overlay_labels` / :func:`course_utils.viz.rgb_grid_to_image`
-to upsample them onto the photos.
+grid (this module draws nothing: :func:`course_utils.viz.overlay_labels`,
+:func:`course_utils.viz.rgb_grid_to_image` and :func:`course_utils.viz.cosegmentation_overlays` upsample
+them onto the photos).
 
 The heavy lifting is scikit-learn (``KMeans``, ``PCA``); what is written here is the lesson:
 L2-normalise DINO features (their geometry is cosine), cluster patches of several images
@@ -217,6 +218,7 @@ class Cosegmentation:
         shared: Cluster ids present in the foreground of every image (sorted).
         shares: (B, k) float: fraction of each image's foreground patches in each cluster.
         images: The images (HWC uint8) when :func:`cosegment` was given images, else empty.
+        random_weights: True when the features came from random weights (tiny mode).
     """
 
     labels: np.ndarray
@@ -224,29 +226,19 @@ class Cosegmentation:
     shared: list[int]
     shares: np.ndarray
     images: list[np.ndarray] = field(default_factory=list)
+    random_weights: bool = False
 
     @property
     def shared_mask(self) -> np.ndarray:
         """(B, h, w) bool: patches in a shared cluster (the co-segmented object)."""
         return np.isin(self.labels, self.shared)
 
-    def overlays(self, images: list[np.ndarray] | None = None, shared_only: bool = False,
-                 alpha: float = 0.55) -> list[np.ndarray]:
-        """Upsampled colour overlays (HWC uint8), one per image; background stays uncoloured.
+    def label_grids(self, shared_only: bool = False) -> np.ndarray:
+        """(B, h, w) labels to colour: every foreground cluster, or only the shared ones (others -1).
 
-        Args:
-            images: The images (needed when :func:`cosegment` got features, not images).
-            shared_only: Colour only the clusters shared by all images.
-            alpha: Opacity of the colours.
+        :func:`course_utils.viz.cosegmentation_overlays` draws them over the images.
         """
-        from .viz import overlay_labels
-
-        images = images if images is not None else self.images
-        if not images:
-            raise RuntimeError("No images stored: call overlays(images=[...]) with the images the features "
-                               "came from.")
-        labels = np.where(self.shared_mask, self.labels, -1) if shared_only else self.labels
-        return [overlay_labels(np.asarray(img), lab, alpha=alpha) for img, lab in zip(images, labels)]
+        return np.where(self.shared_mask, self.labels, -1) if shared_only else self.labels
 
 
 def cosegment(images_or_features: Any, k: int, model: Any = None, seed: int = 0,
@@ -268,14 +260,16 @@ def cosegment(images_or_features: Any, k: int, model: Any = None, seed: int = 0,
         min_share: Minimum fraction of each image's foreground a shared cluster must cover.
 
     Returns:
-        :class:`Cosegmentation` (labels on the patch grid, ``.overlays()`` for display).
+        :class:`Cosegmentation` (labels on the patch grid; ``viz.cosegmentation_overlays(result)`` draws it).
 
     Raises:
         ValueError: fewer than two images, no model for images, or ``k`` too large.
     """
     from .features import Features, extract_features
+    from .tiny import is_random
 
     images: list[np.ndarray] = []
+    random_weights = is_random(images_or_features, model)
     if isinstance(images_or_features, Features) or hasattr(images_or_features, "shape"):
         patches = images_or_features
     else:
@@ -287,7 +281,8 @@ def cosegment(images_or_features: Any, k: int, model: Any = None, seed: int = 0,
                              "(or pass patch features instead of images).")
         if len(images) == 0:
             raise ValueError("No images given: pass at least two images.")
-        patches = extract_features(model, images).patches
+        features = extract_features(model, images)
+        patches, random_weights = features.patches, features.random_weights
     feats, single = _as_grid_features(patches)
     if single or len(feats) < 2:
         raise ValueError("cosegment needs at least two images; use cluster_patches for one image.")
@@ -303,4 +298,4 @@ def cosegment(images_or_features: Any, k: int, model: Any = None, seed: int = 0,
         lab = labels[b][fg[b]]
         shares[b] = np.bincount(lab, minlength=k) / max(len(lab), 1)
     shared = [int(c) for c in np.flatnonzero((shares >= min_share).all(axis=0))]
-    return Cosegmentation(labels, fg, shared, shares, images)
+    return Cosegmentation(labels, fg, shared, shares, images, random_weights)

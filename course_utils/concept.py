@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from .images import ImageLoadError, load_image
-from .models import RANDOM_WEIGHTS_NOTE, LoadedModel
+from .models import LoadedModel
+from .tiny import NOTE, SHORT_NOTE, is_random
 
 __all__ = ["ConceptResult", "segment_concept", "concept_inputs", "mask_boxes"]
 
@@ -78,10 +79,10 @@ class ConceptResult:
         """A caption for figures: the prompt, the instance count and RANDOM WEIGHTS when so."""
         prompt = repr(self.phrase) if self.phrase is not None else "exemplar boxes"
         text = f"{prompt}: {len(self)} instance(s) with score > {self.threshold:g}"
-        return f"{text} - {RANDOM_WEIGHTS_NOTE}" if self.random_weights else text
+        return f"{text} - {NOTE}" if self.random_weights else text
 
     def __repr__(self) -> str:
-        kind = ", RANDOM WEIGHTS" if self.random_weights else ""
+        kind = f", {SHORT_NOTE}" if self.random_weights else ""
         return f"ConceptResult({self.note.split(' - ')[0]}, image={self.image_size}{kind})"
 
 
@@ -227,4 +228,4 @@ def concept_result(model: LoadedModel, outputs: Any, size: tuple[int, int], phra
     masks = post["masks"].bool().cpu().numpy()[order].reshape(-1, *size)
     boxes = post["boxes"].float().cpu().numpy()[order].reshape(-1, 4).astype(np.float32)
     return ConceptResult(masks, boxes, scores[order].astype(np.float32), phrase, (int(size[0]), int(size[1])),
-                         float(threshold), bool(model.tiny))
+                         float(threshold), is_random(model))

@@ -11,7 +11,7 @@ tested on the same held-out images. Every number comes from this run; nothing is
 
 Example:
     >>> rows = run_data_efficiency(quick=True)
-    >>> fig = plot_data_efficiency(rows)
+    >>> fig = course_utils.viz.plot_data_efficiency(rows)   # the drawing lives in viz
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["run_data_efficiency", "summarize_data_efficiency", "plot_data_efficiency", "QUICK", "FULL"]
+__all__ = ["run_data_efficiency", "summarize_data_efficiency", "MODEL_LABELS", "QUICK", "FULL"]
 
 # quick: for tiny mode / CI (a few seconds); full: the lab's optional longer run (a few minutes on CPU)
 QUICK: dict[str, Any] = {"train_sizes": (30, 100, 300, 1000), "seeds": (0,), "steps": 120}
@@ -102,13 +102,14 @@ def run_data_efficiency(train_sizes: Sequence[int] | None = None, seeds: Sequenc
 
     Returns:
         One dict per run: ``model``, ``n_train``, ``seed``, ``accuracy`` (on the 540 held-out
-        images), ``params``, ``steps``, ``seconds``.
+        images), ``params``, ``steps``, ``seconds``, and ``random_weights`` (always False: these
+        models are trained here, so figures of them carry no random-weights note).
     """
     from sklearn.model_selection import train_test_split
 
-    from .models import is_tiny
+    from .tiny import enabled
 
-    preset = QUICK if (is_tiny() if quick is None else quick) else FULL
+    preset = QUICK if (enabled() if quick is None else quick) else FULL
     train_sizes = tuple(preset["train_sizes"] if train_sizes is None else train_sizes)
     seeds = tuple(preset["seeds"] if seeds is None else seeds)
     steps = int(preset["steps"] if steps is None else steps)
@@ -131,7 +132,8 @@ def run_data_efficiency(train_sizes: Sequence[int] | None = None, seeds: Sequenc
                 start = time.perf_counter()
                 acc, params, _ = _train_eval(kind, x_tr, y_tr, x_test, y_test, steps, seed)
                 rows.append({"model": kind, "n_train": int(n), "seed": int(seed), "accuracy": acc,
-                             "params": params, "steps": steps, "seconds": time.perf_counter() - start})
+                             "params": params, "steps": steps, "seconds": time.perf_counter() - start,
+                             "random_weights": False})
                 line.append(f"{kind}={acc:.3f}")
         if progress:
             print(f"n_train={n:5d}: " + " ".join(line), flush=True)
@@ -153,32 +155,5 @@ def summarize_data_efficiency(rows: Sequence[dict[str, Any]]) -> dict[str, dict[
     return out
 
 
-_LABELS = {"vit": "tiny ViT (2 blocks, 4x4-px patches)", "cnn": "small CNN (2 conv layers)"}
-
-
-def plot_data_efficiency(rows: Sequence[dict[str, Any]], ax: Any = None) -> Any:
-    """Test accuracy vs training-set size (log x), mean +- std over seeds; returns the figure."""
-    import matplotlib.pyplot as plt
-
-    from .viz import mark_random
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    else:
-        fig = ax.figure
-    summary = summarize_data_efficiency(rows)
-    for kind, s in summary.items():
-        params = next(r["params"] for r in rows if r["model"] == kind)
-        ax.errorbar(s["n_train"], s["mean"], yerr=s["std"], marker="o", capsize=3,
-                    label=f"{_LABELS.get(kind, kind)}, {params / 1e3:.1f}k params")
-    runs = int(max(max(s["runs"]) for s in summary.values()))
-    steps = rows[0]["steps"] if rows else 0
-    ax.set_xscale("log")
-    ax.set_xlabel("training images (scikit-learn digits, 8x8)")
-    ax.set_ylabel("test accuracy (540 held-out images)")
-    ax.set_title(f"Measured here: {runs} seed(s), {steps} steps each, trained from scratch", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    # trained here, not random: the tiny-mode label does not apply
-    return mark_random(fig, tiny=False)
+#: How figures name the two models.
+MODEL_LABELS = {"vit": "tiny ViT (2 blocks, 4x4-px patches)", "cnn": "small CNN (2 conv layers)"}

@@ -26,7 +26,9 @@ import torch
 from torch import nn
 
 from .images import list_image_files
-from .models import ImagePreprocess, LoadedModel, is_random
+from .models import ImagePreprocess, LoadedModel
+from .tiny import is_random
+from .vit_introspect import is_hf, matching_preprocess, patch_size, prefix_tokens, token_layout, unwrap
 
 __all__ = ["Features", "extract_features", "load_features", "save_features", "FeatureMismatchError"]
 
@@ -49,7 +51,7 @@ class Features:
         patches: (B, h, w, D) float32 CPU tensor: the final-norm patch tokens on the patch grid
             (CLS and register tokens removed).
         model_name: Registry name (or class name) of the model that produced them.
-        tiny: True when the model had random weights (tiny mode).
+        random_weights: True when the model had random weights (tiny mode); ``tiny`` is the same flag.
         patch_size: Patch side in input pixels (14 for DINOv2, 16 for DINO ViT-S/16).
         input_size: (H, W) of the preprocessed input; ``(h, w) = input_size // patch_size``.
         names: One string per image (a path, a sample name...) or empty.
@@ -58,7 +60,7 @@ class Features:
     cls: torch.Tensor
     patches: torch.Tensor
     model_name: str
-    tiny: bool = False
+    random_weights: bool = False
     patch_size: int = 14
     input_size: tuple[int, int] = (224, 224)
     names: list[str] = field(default_factory=list)
@@ -91,8 +93,13 @@ class Features:
         idx = torch.arange(len(self))[torch.as_tensor(index) if not isinstance(index, slice) else index]
         idx = idx.reshape(-1)
         names = [self.names[i] for i in idx.tolist()] if self.names else []
-        return Features(self.cls[idx], self.patches[idx], self.model_name, self.tiny, self.patch_size,
+        return Features(self.cls[idx], self.patches[idx], self.model_name, self.random_weights, self.patch_size,
                         self.input_size, names)
+
+    @property
+    def tiny(self) -> bool:
+        """The same as ``random_weights`` (the name the labs and saved files use)."""
+        return self.random_weights
 
     @property
     def dim(self) -> int:
@@ -107,7 +114,7 @@ class Features:
     @property
     def model_key(self) -> str:
         """``model_name`` plus ``" (tiny)"`` for random weights: features with different keys never mix."""
-        return f"{self.model_name} (tiny)" if self.tiny else self.model_name
+        return f"{self.model_name} (tiny)" if self.random_weights else self.model_name
 
     def check_compatible(self, other: Features) -> None:
         """Raise :class:`FeatureMismatchError` unless ``other`` comes from the same model."""
@@ -122,7 +129,7 @@ class Features:
         return save_features(self, path)
 
     def __repr__(self) -> str:
-        kind = "TINY RANDOM" if self.tiny else "pretrained"
+        kind = "TINY RANDOM" if self.random_weights else "pretrained"
         return (f"Features({len(self)} images, model={self.model_name!r} {kind}, cls={tuple(self.cls.shape)}, "
                 f"patches={tuple(self.patches.shape)}, patch_size={self.patch_size})")
 
@@ -144,72 +151,16 @@ class Features:
                                            "same input size.")
         names = [n for p in parts for n in (p.names or [""] * len(p))]
         return Features(torch.cat([p.cls for p in parts]), torch.cat([p.patches for p in parts]),
-                        first.model_name, first.tiny, first.patch_size, first.input_size,
+                        first.model_name, first.random_weights, first.patch_size, first.input_size,
                         names if any(names) else [])
 
 
-# --------------------------------------------------------------------------- model introspection
-
-
-def _unwrap(model: Any) -> tuple[nn.Module, ImagePreprocess | None, str, bool]:
-    if isinstance(model, LoadedModel):
-        return model.model, model.preprocess, model.spec.name, model.tiny
-    if isinstance(model, nn.Module):
-        name = getattr(model, "_course_utils_name", None) or type(model).__name__
-        return model, None, name, is_random(model)
-    raise TypeError(f"Expected a model from load_dinov2(...) (or an nn.Module), got {type(model).__name__}.")
-
-
-def _is_hf(module: nn.Module) -> bool:
-    return hasattr(module, "config") and not hasattr(module, "forward_features")
-
-
-def _patch_size(module: nn.Module) -> int:
-    if _is_hf(module):
-        size = module.config.patch_size
-        return int(size if isinstance(size, int) else size[0])
-    pe = getattr(module, "patch_embed", None)
-    if pe is None or not hasattr(pe, "patch_size"):
-        raise TypeError(f"{type(module).__name__} has no patch_embed; extract_features needs a ViT "
-                        "(timm VisionTransformer or transformers Dinov2Model).")
-    return int(pe.patch_size[0])
-
-
-def _prefix_tokens(module: nn.Module) -> int:
-    if _is_hf(module):
-        return 1 + int(getattr(module.config, "num_register_tokens", 0) or 0)
-    return int(getattr(module, "num_prefix_tokens", 1))
-
-
-def _fixed_input_size(module: nn.Module) -> tuple[int, int] | None:
-    """The input size a timm ViT insists on (None when it accepts any multiple of the patch)."""
-    if _is_hf(module):
-        return None
-    pe = module.patch_embed
-    if getattr(module, "dynamic_img_size", False) or getattr(pe, "dynamic_img_size", False):
-        return None
-    if getattr(pe, "strict_img_size", True) and getattr(pe, "img_size", None) is not None:
-        return int(pe.img_size[0]), int(pe.img_size[1])
-    return None
-
-
-def _matching_preprocess(module: nn.Module, preprocess: ImagePreprocess | None) -> ImagePreprocess:
-    """The model's preprocessing, resized to the input size the model was built for."""
-    wanted = _fixed_input_size(module)
-    if preprocess is not None and (wanted is None or tuple(preprocess.input_size) == wanted):
-        return preprocess
-    from timm.data import create_transform, resolve_data_config
-
-    config = dict(preprocess.config) if preprocess is not None else resolve_data_config({}, model=module)
-    if wanted is not None:
-        config["input_size"] = (3, *wanted)
-    keys = ("input_size", "interpolation", "mean", "std", "crop_pct", "crop_mode")
-    return ImagePreprocess(create_transform(**{k: config[k] for k in keys if k in config}), config)
+# --------------------------------------------------------------------------- model
 
 
 def _tokens(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) -> (B, N, D) final-norm tokens including prefix tokens."""
-    if _is_hf(module):
+    if is_hf(module):
         return module(pixel_values=x).last_hidden_state
     return module.forward_features(x)
 
@@ -263,11 +214,11 @@ def extract_features(model: LoadedModel | nn.Module, images: Any, batch_size: in
         ValueError: ``images`` is empty or ``batch_size`` < 1.
         TypeError: ``model`` is not a ViT.
     """
-    module, own_preprocess, model_name, tiny = _unwrap(model)
+    module, own_preprocess, model_name, random_weights = unwrap(model, "a model from load_dinov2(...)")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
-    patch = _patch_size(module)
-    n_prefix = _prefix_tokens(module)
+    patch = patch_size(module)[0]
+    n_prefix = prefix_tokens(module)
     device = next(module.parameters()).device
 
     if isinstance(images, torch.Tensor):
@@ -279,7 +230,7 @@ def extract_features(model: LoadedModel | nn.Module, images: Any, batch_size: in
         prep = None
     else:
         sources, default_names = _as_sources(images)
-        prep = preprocess if preprocess is not None else _matching_preprocess(module, own_preprocess)
+        prep = preprocess if preprocess is not None else matching_preprocess(module, own_preprocess)
     if len(sources) == 0:
         raise ValueError("No images given: pass a non-empty list of images, paths or a directory.")
     names = list(names) if names is not None else default_names
@@ -301,9 +252,7 @@ def extract_features(model: LoadedModel | nn.Module, images: Any, batch_size: in
             x = chunk if prep is None else prep.batch(chunk)  # (B, 3, H, W)
             x = x.to(device, non_blocking=True)
             B, _, H, W = x.shape
-            if H % patch or W % patch:
-                raise ValueError(f"Input {H}x{W} is not a multiple of the patch size {patch}.")
-            h, w = H // patch, W // patch
+            _, (h, w) = token_layout(module, H, W)
             tokens = _tokens(module, x)  # (B, N, D)
             if tokens.shape[1] != n_prefix + h * w:
                 raise RuntimeError(f"Got {tokens.shape[1]} tokens, expected {n_prefix} prefix + {h}x{w} patches.")
@@ -311,7 +260,8 @@ def extract_features(model: LoadedModel | nn.Module, images: Any, batch_size: in
             patch_parts.append(tokens[:, n_prefix:].float().cpu().reshape(B, h, w, -1))  # (B, h, w, D)
             input_size = (H, W)
     assert input_size is not None
-    return Features(torch.cat(cls_parts), torch.cat(patch_parts), model_name, tiny, patch, input_size, names)
+    return Features(torch.cat(cls_parts), torch.cat(patch_parts), model_name, random_weights, patch, input_size,
+                    names)
 
 
 # --------------------------------------------------------------------------- disk
@@ -332,7 +282,7 @@ def save_features(features: Features, path: str | os.PathLike) -> Path:
         path = path.with_name(path.name + ".npz")
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, cls=features.cls.numpy(), patches=features.patches.numpy(),
-             model_name=np.array(features.model_name), tiny=np.array(features.tiny),
+             model_name=np.array(features.model_name), tiny=np.array(features.random_weights),
              patch_size=np.array(features.patch_size), input_size=np.array(features.input_size),
              names=np.array(features.names, dtype=str), format_version=np.array(1))
     return path
@@ -363,7 +313,7 @@ def load_features(path: str | os.PathLike, expect_model: str | LoadedModel | Non
                             tuple(int(s) for s in data["input_size"]), [str(n) for n in data["names"]])
     if expect_model is not None:
         if isinstance(expect_model, LoadedModel):
-            key = f"{expect_model.spec.name} (tiny)" if expect_model.tiny else expect_model.spec.name
+            key = f"{expect_model.spec.name} (tiny)" if is_random(expect_model) else expect_model.spec.name
         else:
             key = str(expect_model)
         if key not in (features.model_key, features.model_name) or (

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .features import FeatureMismatchError, Features
+from .tiny import is_random
 
 __all__ = ["FeatureIndex", "build_index", "search", "few_shot_curve", "FewShotResult", "sample_shots",
            "faiss_available"]
@@ -76,6 +77,7 @@ class FeatureIndex:
         labels: (N,) numpy array of labels when given to :meth:`add` (else None).
         names: One name per vector (from :class:`~course_utils.features.Features` or ``add``).
         model_key: The model the features came from (``None`` for raw arrays).
+        random_weights: True when any features added came from random weights (tiny mode).
     """
 
     def __init__(self, backend: str = "torch"):
@@ -85,6 +87,7 @@ class FeatureIndex:
             raise ImportError("backend='faiss' needs FAISS: pip install faiss-cpu (or use backend='torch').")
         self.backend = backend
         self.model_key: str | None = None
+        self.random_weights = False
         self._db: torch.Tensor | None = None  # (N, D) L2-normalised
         self._faiss: Any = None
         self._labels: list[Any] = []
@@ -118,6 +121,7 @@ class FeatureIndex:
                 raise FeatureMismatchError(f"Dimension {vectors.shape[1]} differs from the index's "
                                            f"{self._db.shape[1]}: these features come from another model.")
         self.model_key = self.model_key or key
+        self.random_weights = self.random_weights or is_random(features)
         n = len(vectors)
         if labels is not None and len(labels) != n:
             raise ValueError(f"{len(labels)} labels for {n} vectors.")
@@ -261,6 +265,7 @@ class FewShotResult:
         repeats: Random draws of the training examples per point.
         n_test: Number of test examples.
         n_classes: Number of classes.
+        random_weights: True when the features came from random weights (tiny mode).
     """
 
     shots: list[int]
@@ -269,6 +274,7 @@ class FewShotResult:
     repeats: int = 1
     n_test: int = 0
     n_classes: int = 0
+    random_weights: bool = False
 
     def table(self) -> str:
         """A small text table (one row per shots value)."""
@@ -355,4 +361,5 @@ def few_shot_curve(train_features: Features | np.ndarray | torch.Tensor, train_l
                 fitted = clone(est).fit(xtr_np[idx], ytr[idx])
                 acc[name][j, r] = float((fitted.predict(xte_np) == yte).mean())
     return FewShotResult(shots, {n: a.mean(axis=1) for n, a in acc.items()},
-                         {n: a.std(axis=1) for n, a in acc.items()}, repeats, len(yte), len(np.unique(ytr)))
+                         {n: a.std(axis=1) for n, a in acc.items()}, repeats, len(yte), len(np.unique(ytr)),
+                         is_random(train_features, test_features))

@@ -188,7 +188,7 @@ def test_attention_figures_and_overlays():
                                   overlay_heatmap(image, rollout_map(maps), alpha=0.6, cmap="inferno"))
     assert "layer 3 (index 2)" in fig.axes[2].get_title()
     assert any("RANDOM WEIGHTS" in t.get_text() for t in fig.texts)
-    clean = show_attention(image, _small_maps(False), layers=0, rollout=False, tiny=False)
+    clean = show_attention(image, _small_maps(False), layers=0, rollout=False)
     assert len(clean.axes) == 2 and not any("RANDOM" in t.get_text() for t in clean.texts)
     grid = show_attention_heads(image, maps, layer=-1, query=1)
     assert sum(1 for ax in grid.axes if ax.images) == 2

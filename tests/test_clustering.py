@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from course_utils.clustering import cluster_patches, cosegment, foreground_mask, pca_rgb
-from course_utils.viz import overlay_labels, rgb_grid_to_image
+from course_utils.viz import cosegmentation_overlays, overlay_labels, rgb_grid_to_image
 
 
 def synthetic(labels: np.ndarray, dim: int = 32, noise: float = 0.05, seed: int = 0) -> np.ndarray:
@@ -130,7 +130,7 @@ def test_cosegment_images_end_to_end_and_errors():
     imgs = [sample_image("motorcycle_left"), sample_image("motorcycle_right")]
     result = cosegment(imgs, k=3, model=model)
     assert result.labels.shape == (2, 16, 16) and result.foreground.any(axis=(1, 2)).all()
-    overlays = result.overlays()
+    overlays = cosegmentation_overlays(result)
     assert overlays[0].shape == imgs[0].shape and overlays[0].dtype == np.uint8
     with pytest.raises(ValueError, match="model=load_dinov2"):
         cosegment(imgs, k=3)
@@ -139,7 +139,7 @@ def test_cosegment_images_end_to_end_and_errors():
     with pytest.raises(ValueError, match="foreground patches"):
         cosegment(imgs, k=10_000, model=model)
     with pytest.raises(RuntimeError, match="overlays\\(images="):
-        cosegment(synthetic(np.stack([blocks(), blocks()])), k=2).overlays()
+        cosegmentation_overlays(cosegment(synthetic(np.stack([blocks(), blocks()])), k=2))
 
 
 def test_overlay_labels_by_hand():

@@ -9,6 +9,7 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import accuracy_score
 
 from course_utils import data_efficiency as de
+from course_utils.viz import plot_data_efficiency
 
 
 def test_split_is_a_fixed_stratified_30_percent():
@@ -64,7 +65,7 @@ def test_summary_and_plot_on_known_rows():
     s = de.summarize_data_efficiency(rows)["vit"]
     np.testing.assert_allclose(s["mean"], [0.6, 0.9])
     np.testing.assert_allclose(s["std"], [0.1, 0.0], atol=1e-12)
-    fig = de.plot_data_efficiency(rows)
+    fig = plot_data_efficiency(rows)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     texts = " ".join(t.get_text() for t in fig.texts)

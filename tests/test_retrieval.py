@@ -149,11 +149,11 @@ def test_retrieval_gallery_figure_is_marked_random():
 
     imgs = [np.full((8, 8, 3), v, dtype=np.uint8) for v in (0, 80, 160, 240)]
     fig = show_retrieval(imgs[:2], imgs, torch.tensor([[0.9, 0.5], [0.8, 0.1]]), torch.tensor([[0, 1], [3, 2]]),
-                         query_labels=["a", "b"], db_labels=["a", "b", "b", "a"], tiny=True)
+                         query_labels=["a", "b"], db_labels=["a", "b", "b", "a"], data=build_index(feats(4)))
     assert len(fig.axes) == 6
     assert fig.axes[1].get_title().startswith("#1 s=0.900")
     assert any(RANDOM_WEIGHTS_NOTE in t.get_text() for t in fig.texts)
     # Row 2, neighbour 1 is db[3] labelled "a" for query "b": a red frame.
     assert fig.axes[4].spines["left"].get_edgecolor()[:3] == matplotlib.colors.to_rgb("red")
     result = few_shot_curve(np.eye(4), [0, 1, 0, 1], np.eye(4), [0, 1, 0, 1], shots=(1, 2))
-    assert plot_few_shot(result, tiny=False).axes[0].get_xlabel().startswith("labelled")
+    assert plot_few_shot(result).axes[0].get_xlabel().startswith("labelled")

@@ -284,8 +284,7 @@ def test_show_sam_prediction_marks_random_weights_and_draws_each_mask(session):
     from course_utils.viz import overlay_mask, show_sam_prediction
 
     result = session.predict(points=[(225, 150)], labels=[1])
-    fig = show_sam_prediction(session.image, result.masks, result.scores, points=[(225, 150)], labels=[1],
-                              model=session)
+    fig = show_sam_prediction(session.image, result, points=[(225, 150)], labels=[1])
     assert len(fig.axes) == 3 and RANDOM_WEIGHTS_NOTE in [t.get_text() for t in fig.texts]
     assert "★" in fig.axes[result.best].get_title()
     shown = fig.axes[0].images[0].get_array()
@@ -297,7 +296,7 @@ def test_show_sam_prediction_marks_random_weights_and_draws_each_mask(session):
     plt.close("all")
 
 
-# --------------------------------------------------------------------------- issue 11: shared state
+# --------------------------------------------------------------------------- shared state: copies, not aliases
 
 
 def test_embedding_handed_out_is_a_copy_and_the_cache_stays_intact(tiny, image, oracle):

@@ -28,13 +28,13 @@ def test_korean_titles_render_without_missing_glyphs(tmp_path):
 
 def test_mark_random_labels_matplotlib_and_plotly_only_in_tiny_mode():
     fig = plt.figure()
-    viz.mark_random(fig, tiny=True)
+    viz.mark_random(fig, True)
     assert any(t.get_text() == RANDOM_WEIGHTS_NOTE for t in fig.texts)
     fig2 = plt.figure()
-    viz.mark_random(fig2, tiny=False)
+    viz.mark_random(fig2, False)
     assert not fig2.texts
     plt.close("all")
-    pfig = viz.mark_random(go.Figure(), tiny=True)
+    pfig = viz.mark_random(go.Figure(), True)
     assert pfig.layout.annotations[0].text == RANDOM_WEIGHTS_NOTE
 
 

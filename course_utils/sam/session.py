@@ -1,4 +1,4 @@
-"""Segment Anything made comfortable: a cached predictor session, validated prompts, automatic masks.
+"""Segment Anything made comfortable: a predictor session with a cached image embedding and validated prompts.
 
 The pattern is segment-anything's own (``SamPredictor``): one expensive call, :meth:`SamSession.set_image`,
 runs the image encoder (about 25 s for ViT-B on a 2-core CPU); every :meth:`SamSession.predict` after it
@@ -17,7 +17,8 @@ Example::
     masks, scores, logits = session.predict(points=[(225, 150)], labels=[1])
     refined = session.predict(points=[(225, 150), (60, 40)], labels=[1, 0],
                               mask=logits[scores.argmax()][None], multimask=False)
-    records = auto_masks(session, sample_image("coffee"), preset="cpu")
+
+The embedding cache is :mod:`course_utils.sam.cache`, everything mode :mod:`course_utils.sam.auto`.
 """
 
 from __future__ import annotations
@@ -25,35 +26,18 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-import warnings
-from collections import OrderedDict
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from segment_anything import SamAutomaticMaskGenerator, SamPredictor
+from segment_anything import SamPredictor
 
-from .images import load_image
-from .models import RANDOM_WEIGHTS_NOTE, REGISTRY, LoadedModel, cache_dir
-from .tiny import is_random
+from ..images import load_image
+from ..models import REGISTRY, LoadedModel
+from ..tiny import NOTE, is_random
+from .cache import SHARED_CACHE, EmbeddingCache, _Entry, _image_hash
 
-__all__ = [
-    "SamSession", "SamPrediction", "EmbeddingCache", "auto_masks", "AUTO_PRESETS", "profile_parts",
-    "model_fingerprint",
-]
-
-#: Settings of :func:`auto_masks` on top of ``SamAutomaticMaskGenerator``'s defaults (which were chosen
-#: for ViT-H on a GPU). ``points_per_batch`` is an upper bound: it is lowered for large images so that
-#: one batch of full-resolution mask logits stays within ``mask_budget_mb``.
-AUTO_PRESETS: dict[str, dict[str, Any]] = {
-    # 16 x 16 = 256 prompts instead of 1024: 4x fewer decoder runs, so a ViT-B run on a laptop CPU
-    # takes about the encoder time plus a minute instead of many minutes; fewer, larger masks.
-    "cpu": {"points_per_side": 16, "points_per_batch": 32, "crop_n_layers": 0, "mask_budget_mb": 512},
-    # segment-anything's defaults (32 x 32 prompts); batches of 64 prompts = 192 mask logits at image
-    # resolution, capped at 4 GB so that ViT-H (2.5 GB of weights) fits a 16 GB card with headroom.
-    "gpu": {"points_per_side": 32, "points_per_batch": 64, "crop_n_layers": 0, "mask_budget_mb": 4096},
-}
+__all__ = ["SamSession", "SamPrediction", "model_fingerprint"]
 
 _LOW_RES = 256  # side of SAM's low-resolution mask logits
 
@@ -89,132 +73,18 @@ def model_fingerprint(model: Any) -> str:
     enc = sam.image_encoder
     dtype = str(next(sam.parameters()).dtype).replace("torch.", "")
     arch = f"d{enc.patch_embed.proj.out_channels}x{len(enc.blocks)}-s{enc.img_size}-{dtype}"
-    tiny = loaded.tiny if loaded is not None else is_random(sam)
+    random_weights = is_random(loaded) if loaded is not None else is_random(sam)
     name = loaded.spec.name if loaded is not None else getattr(sam, "_course_utils_name", None)
     spec = REGISTRY.get(name) if name else None
-    if spec is not None and spec.sha256 and not tiny:
+    if spec is not None and spec.sha256 and not random_weights:
         key = f"{spec.name}-{spec.sha256[:16]}-{arch}"
     else:
         digest = hashlib.blake2b(digest_size=12)
         for tensor in [*enc.state_dict().values(), sam.pixel_mean, sam.pixel_std]:
             digest.update(tensor.detach().to("cpu").contiguous().numpy().tobytes())
-        key = f"{'tiny' if tiny else 'custom'}-{arch}-{digest.hexdigest()}"
+        key = f"{'tiny' if random_weights else 'custom'}-{arch}-{digest.hexdigest()}"
     sam._course_utils_fingerprint = key  # weights are frozen in eval use; see docs/sam.md
     return key
-
-
-def _image_hash(image: np.ndarray) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(str(image.shape).encode())
-    digest.update(np.ascontiguousarray(image).data)
-    return digest.hexdigest()
-
-
-# --------------------------------------------------------------------------- embedding cache
-
-
-class _Entry(NamedTuple):
-    features: torch.Tensor  # (1, C, h, w) on CPU
-    original_size: tuple[int, int]
-    input_size: tuple[int, int]
-
-
-class EmbeddingCache:
-    """LRU cache of SAM image embeddings in memory, optionally backed by a directory on disk.
-
-    Args:
-        max_items: Embeddings kept in memory (ViT-B/L/H embeddings are 256x64x64 float32 = 4 MB each).
-            0 disables the memory level.
-        disk: ``None``/``False`` for memory only; ``True`` for ``cache_dir()/sam_embeddings``; or a path.
-        max_disk_mb: The disk level deletes its oldest files beyond this size.
-
-    Keys are ``(model_fingerprint(model), image pixel hash)``; entries are returned bit-identical.
-    The cache keeps its own copy of each embedding and hands out copies, so editing a tensor
-    obtained from it (or from a session) in place never changes what later sessions get.
-    """
-
-    def __init__(self, max_items: int = 8, disk: bool | str | os.PathLike | None = None, max_disk_mb: float = 2048):
-        if max_items < 0:
-            raise ValueError("max_items must be >= 0.")
-        self.max_items = max_items
-        self.max_disk_mb = max_disk_mb
-        self._memory: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
-        self.disk_dir: Path | None
-        if disk is True:
-            self.disk_dir = cache_dir() / "sam_embeddings"
-        elif disk:
-            self.disk_dir = Path(disk).expanduser()
-        else:
-            self.disk_dir = None
-
-    def __len__(self) -> int:
-        return len(self._memory)
-
-    def _path(self, key: tuple[str, str]) -> Path:
-        assert self.disk_dir is not None
-        return self.disk_dir / key[0] / f"{key[1]}.npz"
-
-    def get(self, key: tuple[str, str]) -> tuple[_Entry | None, str | None]:
-        """Return ``(entry, "memory" | "disk")`` or ``(None, None)``."""
-        if key in self._memory:
-            self._memory.move_to_end(key)
-            return self._memory[key]._replace(features=self._memory[key].features.clone()), "memory"
-        if self.disk_dir is not None:
-            path = self._path(key)
-            if path.exists():
-                try:
-                    with np.load(path, allow_pickle=False) as data:
-                        entry = _Entry(torch.from_numpy(data["features"].copy()),
-                                       tuple(int(v) for v in data["original_size"]),  # type: ignore[arg-type]
-                                       tuple(int(v) for v in data["input_size"]))  # type: ignore[arg-type]
-                except Exception as exc:  # damaged or truncated file: drop it and recompute
-                    warnings.warn(f"Ignoring a damaged SAM embedding cache file {path} ({exc.__class__.__name__}); "
-                                  "it is deleted and the embedding recomputed.", stacklevel=3)
-                    path.unlink(missing_ok=True)
-                    return None, None
-                os.utime(path)
-                self._remember(key, entry)
-                return entry._replace(features=entry.features.clone()), "disk"
-        return None, None
-
-    def put(self, key: tuple[str, str], entry: _Entry) -> None:
-        entry = entry._replace(features=entry.features.detach().to("cpu", copy=True))  # the cache's own copy
-        self._remember(key, entry)
-        if self.disk_dir is not None:
-            path = self._path(key)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-            np.savez(tmp, features=entry.features.numpy(), original_size=np.array(entry.original_size),
-                     input_size=np.array(entry.input_size))
-            os.replace(tmp, path)
-            self._prune_disk()
-
-    def _remember(self, key: tuple[str, str], entry: _Entry) -> None:
-        if self.max_items == 0:
-            return
-        self._memory[key] = entry
-        self._memory.move_to_end(key)
-        while len(self._memory) > self.max_items:
-            self._memory.popitem(last=False)
-
-    def _prune_disk(self) -> None:
-        assert self.disk_dir is not None
-        files = sorted(self.disk_dir.rglob("*.npz"), key=lambda p: p.stat().st_mtime)
-        total = sum(p.stat().st_size for p in files)
-        while files and total > self.max_disk_mb * 1e6:
-            oldest = files.pop(0)
-            total -= oldest.stat().st_size
-            oldest.unlink(missing_ok=True)
-
-    def clear(self, disk: bool = False) -> None:
-        """Forget the memory level (and delete the disk files too if ``disk``)."""
-        self._memory.clear()
-        if disk and self.disk_dir is not None and self.disk_dir.exists():
-            for path in self.disk_dir.rglob("*.npz"):
-                path.unlink(missing_ok=True)
-
-
-_SHARED_CACHE = EmbeddingCache(max_items=8)
 
 
 class _CachingPredictor(SamPredictor):
@@ -256,7 +126,13 @@ class _CachingPredictor(SamPredictor):
 # --------------------------------------------------------------------------- session
 
 
-class SamPrediction(NamedTuple):
+class _MasksScoresLogits(NamedTuple):
+    masks: np.ndarray
+    scores: np.ndarray
+    logits: np.ndarray
+
+
+class SamPrediction(_MasksScoresLogits):
     """What :meth:`SamSession.predict` returns; unpacks as ``masks, scores, logits``.
 
     Attributes:
@@ -264,11 +140,16 @@ class SamPrediction(NamedTuple):
         scores: (M,) float32, the model's predicted IoU of each mask.
         logits: (M, 256, 256) float32 low-resolution mask logits; ``logits[i][None]`` is a valid
             ``mask=`` input for a refining ``predict``.
+        random_weights: True when the model had random weights (tiny mode); not part of the tuple.
     """
 
-    masks: np.ndarray
-    scores: np.ndarray
-    logits: np.ndarray
+    random_weights: bool = False  # instances set their own (a tuple subclass without __slots__ has a __dict__)
+
+    def __new__(cls, masks: np.ndarray, scores: np.ndarray, logits: np.ndarray,
+                random_weights: bool = False) -> SamPrediction:
+        self = super().__new__(cls, masks, scores, logits)
+        self.random_weights = bool(random_weights)
+        return self
 
     @property
     def best(self) -> int:
@@ -292,16 +173,18 @@ class SamSession:
     def __init__(self, model: Any, cache: EmbeddingCache | bool | None = None,
                  disk_cache: bool | str | os.PathLike = False):
         self.model, self.loaded = _unwrap(model)
+        #: True when the model has random weights (tiny mode); copied into every prediction.
+        self.random_weights = is_random(self.loaded, self.model)
         self.model.eval()
         if cache is False:
             cache_obj = None
         elif isinstance(cache, EmbeddingCache):
             cache_obj = cache
         elif disk_cache:
-            cache_obj = EmbeddingCache(max_items=_SHARED_CACHE.max_items, disk=disk_cache)
-            cache_obj._memory = _SHARED_CACHE._memory  # share the memory level
+            cache_obj = EmbeddingCache(max_items=SHARED_CACHE.max_items, disk=disk_cache)
+            cache_obj._memory = SHARED_CACHE._memory  # share the memory level
         else:
-            cache_obj = _SHARED_CACHE
+            cache_obj = SHARED_CACHE
         self.cache: EmbeddingCache | None = cache_obj
         self.fingerprint = model_fingerprint(self.model if self.loaded is None else self.loaded)
         # segment-anything's predictor, or the one a transformers model was marked with (course_utils.sam_hf)
@@ -314,17 +197,15 @@ class SamSession:
     # -- properties
     @property
     def tiny(self) -> bool:
-        """True when the model has random weights (tiny mode)."""
-        if self.loaded is not None:
-            return self.loaded.tiny
-        return is_random(self.model)
+        """The same as :attr:`random_weights` (the name the labs use)."""
+        return self.random_weights
 
     @property
     def weights_note(self) -> str:
         """A caption for figures that says whether the weights are random."""
         if self.loaded is not None:
             return self.loaded.weights_note
-        return RANDOM_WEIGHTS_NOTE if self.tiny else "SAM"
+        return NOTE if self.random_weights else "SAM"
 
     @property
     def device(self) -> torch.device:
@@ -355,7 +236,7 @@ class SamSession:
     def __repr__(self) -> str:
         name = self.loaded.spec.name if self.loaded is not None else getattr(self.model, "_course_utils_name", "Sam")
         state = f"image {self.image.shape[1]}x{self.image.shape[0]}" if self.image is not None else "no image"
-        return f"SamSession({name!r}{', TINY RANDOM' if self.tiny else ''}, {state}, device={self.device})"
+        return f"SamSession({name!r}{', TINY RANDOM' if self.random_weights else ''}, {state}, device={self.device})"
 
     # -- the expensive call
     def set_image(self, image: Any) -> SamSession:
@@ -425,7 +306,7 @@ class SamSession:
         self._require_image("predict")
         coords, labs, box_arr, mask_arr = self.validate_prompts(points, labels, box, mask)
         masks, scores, logits = self.predictor.predict(coords, labs, box_arr, mask_arr, multimask_output=multimask)
-        return SamPrediction(masks, scores, logits)
+        return SamPrediction(masks, scores, logits, self.random_weights)
 
     def validate_prompts(self, points: Any = None, labels: Any = None, box: Any = None,
                          mask: Any = None) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None,
@@ -508,118 +389,4 @@ class SamSession:
             raise ValueError("Give at least one prompt: points=[(x, y)] with labels, a box=(x0, y0, x1, y1), "
                              "or a previous mask.")
         return coords, labs, box_arr, mask_arr
-
-
-# --------------------------------------------------------------------------- automatic masks
-
-
-def _points_per_batch(limit: int, image_shape: tuple[int, ...], budget_mb: float) -> int:
-    # One prompt yields 3 float32 mask logits at full image resolution (plus their bool copies).
-    per_point = 3 * image_shape[0] * image_shape[1] * (4 + 1)
-    return int(max(1, min(limit, budget_mb * 1e6 // per_point)))
-
-
-def auto_masks(session_or_model: Any, image: Any, preset: str = "cpu", **overrides: Any) -> list[dict[str, Any]]:
-    """"Everything mode": segment-anything's ``SamAutomaticMaskGenerator`` with presets that fit the hardware.
-
-    Args:
-        session_or_model: A :class:`SamSession` (its embedding cache is used and its current image is
-            restored afterwards) or a SAM model (``load_sam(...)``).
-        image: HWC uint8 RGB image (anything ``load_image`` accepts).
-        preset: ``"cpu"`` (16x16 prompt grid, batches of at most 32), ``"gpu"`` (segment-anything's
-            defaults: 32x32 grid, batches of at most 64) or ``"auto"`` (by the model's device).
-        **overrides: Any ``SamAutomaticMaskGenerator`` argument (``pred_iou_thresh``,
-            ``stability_score_thresh``, ``points_per_side``, ``min_mask_region_area``...).
-
-    Returns:
-        segment-anything's records (``segmentation`` bool (H, W), ``area``, ``bbox`` XYWH,
-        ``predicted_iou``, ``stability_score``, ``point_coords``, ``crop_box``), sorted by area, largest
-        first; draw them with ``viz.overlay_masks(image, records)``.
-    """
-    session = session_or_model if isinstance(session_or_model, SamSession) else SamSession(session_or_model)
-    if not isinstance(session.predictor, SamPredictor):
-        raise TypeError("auto_masks runs segment-anything's SamAutomaticMaskGenerator: use a SAM model "
-                        "(load_sam('sam_vit_b')); SAM 2 / EdgeTAM sessions take point and box prompts.")
-    if preset == "auto":
-        preset = "gpu" if session.device.type == "cuda" else "cpu"
-    if preset not in AUTO_PRESETS:
-        raise ValueError(f"Unknown preset {preset!r}; choose 'cpu', 'gpu' or 'auto'.")
-    rgb = load_image(image)
-    settings = {**AUTO_PRESETS[preset], **overrides}
-    budget = settings.pop("mask_budget_mb")
-    settings["points_per_batch"] = _points_per_batch(int(settings["points_per_batch"]), rgb.shape, budget)
-    if settings.get("output_mode", "binary_mask") != "binary_mask":
-        raise ValueError("auto_masks returns binary masks; call SamAutomaticMaskGenerator directly for RLE output.")
-    generator = SamAutomaticMaskGenerator(session.model, **settings)
-    generator.predictor = session.predictor  # cached set_image for the image and its crops
-    previous = session.image
-    try:
-        records = generator.generate(rgb)
-    finally:
-        session.reset_image()
-        if previous is not None:  # restore the session's image (a cache hit)
-            session.set_image(previous)
-    records.sort(key=lambda r: -int(r["area"]))
-    return records
-
-
-# --------------------------------------------------------------------------- teaching: what costs what
-
-
-@torch.no_grad()
-def profile_parts(session: SamSession, points: Any = None, labels: Any = None, box: Any = None,
-                  repeats: int = 3) -> dict[str, float]:
-    """Seconds spent in each of SAM's three parts for one prompt on the session's current image.
-
-    The image encoder is timed once (it runs on ``session.image`` again, bypassing the cache);
-    the prompt encoder and mask decoder are timed as the median of ``repeats`` runs.
-
-    Returns:
-        ``{"image_encoder": s, "prompt_encoder": s, "mask_decoder": s, "postprocess": s}``.
-    """
-    session._require_image("profile_parts")
-    pred = session.predictor
-    if not isinstance(pred, SamPredictor):
-        raise TypeError("profile_parts times segment-anything's SAM parts; for SAM 2 / EdgeTAM see "
-                        "benchmarks/bench_sam_cpu.py.")
-    coords, labs, box_arr, _ = session.validate_prompts(points, labels, box)
-    sam = session.model
-
-    def sync() -> None:
-        if session.device.type == "cuda":
-            torch.cuda.synchronize()
-
-    input_image = pred.transform.apply_image(session.image)
-    x = torch.as_tensor(input_image, device=session.device).permute(2, 0, 1).contiguous()[None]
-    sync()
-    start = time.perf_counter()
-    features = sam.image_encoder(sam.preprocess(x))
-    sync()
-    times = {"image_encoder": time.perf_counter() - start}
-    pts = None
-    if coords is not None:
-        c = torch.as_tensor(pred.transform.apply_coords(coords, pred.original_size), device=session.device)[None]
-        pts = (c, torch.as_tensor(labs, device=session.device)[None])
-    bxs = None
-    if box_arr is not None:
-        bxs = torch.as_tensor(pred.transform.apply_boxes(box_arr, pred.original_size), device=session.device)
-    runs: dict[str, list[float]] = {"prompt_encoder": [], "mask_decoder": [], "postprocess": []}
-    for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
-        sparse, dense = sam.prompt_encoder(points=pts, boxes=bxs, masks=None)
-        sync()
-        t1 = time.perf_counter()
-        low_res, _iou = sam.mask_decoder(image_embeddings=features, image_pe=sam.prompt_encoder.get_dense_pe(),
-                                         sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
-                                         multimask_output=True)
-        sync()
-        t2 = time.perf_counter()
-        _ = sam.postprocess_masks(low_res, pred.input_size, pred.original_size) > sam.mask_threshold
-        sync()
-        t3 = time.perf_counter()
-        runs["prompt_encoder"].append(t1 - t0)
-        runs["mask_decoder"].append(t2 - t1)
-        runs["postprocess"].append(t3 - t2)
-    times.update({k: float(np.median(v)) for k, v in runs.items()})
-    return times
 
