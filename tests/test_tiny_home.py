@@ -17,14 +17,6 @@ TINY_HOME = PACKAGE / "tiny"
 ENV_NAME = "COURSE_UTILS_TINY"
 BANNER = "RANDOM WEIGHTS"
 
-# Modules of the same refactor whose banner / switch code moves to course_utils.tiny on other branches
-# (attention, concept, widgets, bench). Strict xfail: once a branch that fixes one is merged here, its
-# entry XPASSes and fails, which says to delete it from this set.
-_MOVING_ON_OTHER_BRANCHES = {
-    "attention.py", "concept.py",
-}
-
-
 def _docstring_nodes(tree: ast.AST) -> set[int]:
     ids = set()
     for node in ast.walk(tree):
@@ -77,14 +69,7 @@ def _modules() -> list[str]:
     return sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if TINY_HOME not in p.parents)
 
 
-def _case(rel: str):
-    if rel in _MOVING_ON_OTHER_BRANCHES:
-        return pytest.param(rel, marks=pytest.mark.xfail(strict=True, reason="moves to course_utils.tiny on "
-                                                                                "another branch of this refactor"))
-    return rel
-
-
-@pytest.mark.parametrize("rel", [_case(r) for r in _modules()])
+@pytest.mark.parametrize("rel", _modules())
 def test_only_the_tiny_package_reads_the_switch_or_spells_the_banner(rel):
     problems = offences((PACKAGE / rel).read_text(encoding="utf-8"))
     assert not problems, f"course_utils/{rel}: use course_utils.tiny (enabled / NOTE / SHORT_NOTE): {problems}"
