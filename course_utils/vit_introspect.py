@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from torch import nn
 
+from .models.preprocess import at_input_size  # the one place preprocessing is built
 from .tiny import is_random
 
 __all__ = ["Unwrapped", "unwrap", "is_hf", "patch_size", "prefix_tokens", "fixed_input_size", "token_layout",
@@ -155,15 +156,4 @@ def matching_preprocess(module: nn.Module, preprocess: Any = None) -> Any:
         ``preprocess`` itself when it already gives the size the model needs, else a new
         ``ImagePreprocess`` with the same normalisation at that size.
     """
-    wanted = fixed_input_size(module)
-    if preprocess is not None and (wanted is None or tuple(preprocess.input_size) == wanted):
-        return preprocess
-    from timm.data import create_transform, resolve_data_config
-
-    from .models import ImagePreprocess
-
-    config = dict(preprocess.config) if preprocess is not None else resolve_data_config({}, model=module)
-    if wanted is not None:
-        config["input_size"] = (3, *wanted)
-    keys = ("input_size", "interpolation", "mean", "std", "crop_pct", "crop_mode")
-    return ImagePreprocess(create_transform(**{k: config[k] for k in keys if k in config}), config)
+    return at_input_size(module, preprocess, fixed_input_size(module))
