@@ -4,36 +4,13 @@ and its imports (no cycle, nothing above it)."""
 from __future__ import annotations
 
 import asyncio
-import selectors
 
 import pytest
+from virtual_clock import VirtualTimeLoop
 
 from course_utils.bench import GenerationParams, Provider, RunConfig, load_mini_vqa, run_benchmark
 from course_utils.bench.errors import ProviderError
 from course_utils.bench.providers import ProviderRequest, ProviderResponse
-
-
-class _Jump(selectors.DefaultSelector):
-    def select(self, timeout=None):
-        if timeout is None:
-            return super().select(None)
-        events = super().select(0)
-        if not events and timeout > 0:
-            self.loop.now += timeout
-        return events
-
-
-class _VirtualLoop(asyncio.SelectorEventLoop):
-    """asyncio on a virtual clock: sleeps take no real time."""
-
-    def __init__(self):
-        self.now = 0.0
-        sel = _Jump()
-        sel.loop = self
-        super().__init__(sel)
-
-    def time(self) -> float:
-        return self.now
 
 
 class _Flaky(Provider):
@@ -56,7 +33,7 @@ class _Flaky(Provider):
 def _run(provider, tmp_path, name, **settings):
     from course_utils.bench.runner import arun_benchmark
 
-    loop = _VirtualLoop()
+    loop = VirtualTimeLoop()
     try:
         return loop.run_until_complete(arun_benchmark(load_mini_vqa().subset(3), [provider], tmp_path / name,
                                                       progress=False, cache=False, score=False, **settings))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import selectors
 import signal
 import sqlite3
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from virtual_clock import VirtualTimeLoop as _VirtualTimeLoop
 
 from course_utils.bench import (
     AnthropicProvider,
@@ -411,33 +411,6 @@ def test_resume_with_a_subset_keeps_the_runs_items(task, server, tmp_path):
                           progress=False, pricing=pricing)
     check(again.table()[0], inline.items)
     check(load_run(tmp_path / "inline").table()[0], inline.items)
-
-
-class _JumpSelector(selectors.DefaultSelector):
-    """Never waits for a timer: when nothing is ready it moves the loop's clock to the next timer."""
-
-    loop: _VirtualTimeLoop
-
-    def select(self, timeout=None):
-        if timeout is None:                       # nothing scheduled: a real wait (e.g. for a thread)
-            return super().select(None)
-        events = super().select(0)
-        if not events and timeout > 0:
-            self.loop.now += timeout
-        return events
-
-
-class _VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """An asyncio loop on a virtual clock: ``asyncio.sleep(100)`` takes no real time, timers keep their order."""
-
-    def __init__(self):
-        self.now = 0.0
-        selector = _JumpSelector()
-        selector.loop = self
-        super().__init__(selector)
-
-    def time(self) -> float:
-        return self.now
 
 
 class _StampProvider(Provider):
