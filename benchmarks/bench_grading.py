@@ -96,7 +96,7 @@ def main() -> int:
     print(summary.splitlines()[2] if summary.count("\n") > 2 else proc.stdout[-2000:])
     print(f"submissions: {len(kinds)} ({', '.join(f'{plan.count(k)} {k}' for k in dict.fromkeys(plan))}); "
           f"cell timeout {args.cell_timeout} s; {os.cpu_count()} CPUs")
-    print(f"serial nbgrader autograde:        {t_serial:7.1f} s  ({t_serial / len(kinds):5.1f} s per submission)")
+    print(f"serial nbgrader (+feedback+export): {t_serial:5.1f} s  ({t_serial / len(kinds):5.1f} s per submission)")
     print(f"course-utils grade --jobs 2:      {t_parallel:7.1f} s  ({t_parallel / len(kinds):5.1f} s per submission, "
           "incl. feedback and export)")
     print(f"ratio serial / parallel:          {t_serial / t_parallel:7.2f}x")
