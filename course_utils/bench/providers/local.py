@@ -63,14 +63,18 @@ class TransformersProvider(Provider):
         self.model = name
         # Licences follow the weights: BLIP-2 (OPT) and LLaVA (Llama 2) are open weights, not open source.
         self.open_source = bool(spec.open_source) if spec.open_source is not None else True
-        self.tiny = tiny_mode.enabled(tiny)
-        self.random_weights = self.tiny
+        self.random_weights = tiny_mode.enabled(tiny)
         self.device = device
         self.batch_size = max(1, int(batch_size))
         self.usd_per_hour = float(usd_per_hour)
         self._load_kwargs = {"dtype": dtype, "load_in_8bit": load_in_8bit, "seed": seed}
         self._loaded: Any = None
         self._lock = threading.Lock()  # not an asyncio.Lock: the provider may serve several event loops
+
+    @property
+    def tiny(self) -> bool:
+        """The tiny random variant (the same flag as ``random_weights``)."""
+        return self.random_weights
 
     @property
     def identity(self) -> str:
