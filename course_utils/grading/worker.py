@@ -73,20 +73,19 @@ class GradingWorker:
     def grade(self, root: Path, assignment: str, student: str, runtime: Path, feedback: bool,
               timeout: float) -> tuple[dict[str, dict], str, bool]:
         """Run one job; (results by step, other output, timed out). Past ``timeout`` the worker is killed."""
-        if self.proc is None or self.proc.poll() is not None:
-            self._start()
-        job = {"root": str(root), "assignment": assignment, "student": student, "runtime": str(runtime),
-               "feedback": feedback}
+        job = json.dumps({"root": str(root), "assignment": assignment, "student": student,
+                          "runtime": str(runtime), "feedback": feedback}) + "\n"
+        for _ in range(2):  # a worker that died between jobs is replaced once
+            if self.proc is None or self.proc.poll() is not None:
+                self._start()
+            try:
+                self.proc.stdin.write(job)
+                self.proc.stdin.flush()
+                break
+            except OSError:
+                self.kill()
         results: dict[str, dict] = {}
         other: list[str] = []
-        try:
-            self.proc.stdin.write(json.dumps(job) + "\n")
-            self.proc.stdin.flush()
-        except OSError:  # the worker died between jobs
-            self.kill()
-            self._start()
-            self.proc.stdin.write(json.dumps(job) + "\n")
-            self.proc.stdin.flush()
         deadline = time.monotonic() + timeout
         while True:
             try:
